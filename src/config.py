@@ -1,0 +1,141 @@
+"""Typed run configuration.
+
+The dataclasses are registered in Hydra's ConfigStore as schemas for `conf/config.yaml`, so a
+misspelled key or a wrong type (`optimizer.lr=abc`) fails at composition with OmegaConf's own
+message. Range checks live in `__post_init__` and run when `to_typed` turns the composed config
+into these objects - the first thing every entry point does, before any data or MLflow work.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+
+class ConfigError(ValueError):
+    """A value that type-checks but makes no sense (negative epochs, dropout of 1.5)."""
+
+
+def _check(ok: bool, key: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: must be {rule}")
+
+
+class Split(str, Enum):
+    last = "last"  # the last `val_size` training images (MNIST notebook)
+    random = "random"  # shuffled with `split_seed` (homework: 80/20, random_state=42)
+
+
+class BNPlacement(str, Enum):
+    before_activation = "before_activation"  # conv -> BN -> relu (homework LeNet-5)
+    after_activation = "after_activation"  # conv+relu -> BN (MNIST notebook)
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "mnist"
+    data_dir: Optional[str] = "${oc.env:DATA_DIR,null}"
+    split: Split = Split.last
+    val_size: float = 10000  # >= 1: a count of images; < 1: a fraction of the training set
+    split_seed: int = 42
+    train_limit: Optional[int] = None  # keep only the first N training images (smoke runs)
+
+    def __post_init__(self) -> None:
+        _check(self.val_size > 0, "dataset.val_size", self.val_size, "> 0")
+        limit = self.train_limit
+        _check(limit is None or limit >= 1, "dataset.train_limit", limit, ">= 1 or null")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "cnn"
+
+
+@dataclass
+class RegConfig:
+    name: str = "none"
+    conv_dropout: float = 0.0  # after each conv block's pooling
+    dense_dropout: float = 0.0  # after the last hidden (feature) layer
+    batchnorm: bool = False
+    bn_placement: Optional[BNPlacement] = None  # null: the placement the model's notebook used
+
+    def __post_init__(self) -> None:
+        for key in ("conv_dropout", "dense_dropout"):
+            rate = getattr(self, key)
+            _check(0.0 <= rate < 1.0, f"reg.{key}", rate, "in [0, 1)")
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0  # SGD only
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0, "optimizer.lr", self.lr, "> 0")
+        _check(0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "in [0, 1)")
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
+        _check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
+        _check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
+
+
+@dataclass
+class TrackingConfig:
+    uri: Optional[str] = None  # null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here
+    experiment: str = "${dataset.name}-${model.name}"
+    log_model: bool = False
+
+
+@dataclass
+class Config:
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    seed: int = 0
+
+
+_CHOICES = {
+    "dataset": ("mnist", "fashion_mnist"),
+    "model": ("cnn", "mlp", "lenet5"),
+    "reg": ("none", "dropout", "batchnorm"),
+    "optimizer": ("adam", "sgd"),
+}
+
+
+def register() -> None:
+    """Register the schema that `conf/config.yaml` lists first, so every group file is typed."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def to_typed(cfg: DictConfig) -> Config:
+    """Resolve the composed config into dataclasses, running every range check."""
+    typed = OmegaConf.to_object(cfg)
+    for group, names in _CHOICES.items():
+        name = getattr(typed, group).name
+        _check(name in names, f"{group}.name", name, f"one of {', '.join(names)}")
+    return typed
+
+
+class ValidateBeforeSweep(Callback):
+    """Reject a bad value once, before a multirun launches jobs (each job re-checks its own)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        task = config.copy()
+        with open_dict(task):
+            del task["hydra"]
+        to_typed(task)
