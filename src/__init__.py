@@ -1,0 +1,1 @@
+"""Hydra-configured Keras experiments on MNIST-like data, tracked in MLflow."""

@@ -1,0 +1,71 @@
+"""The notebooks' figures, as matplotlib figures for `mlflow.log_figure`."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # runs headless in sweeps and CI; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+
+
+def close(figure: Figure) -> None:
+    plt.close(figure)
+
+
+def confusion(cm: np.ndarray, class_names: list[str]) -> Figure:
+    """Counts in every cell; rows true, columns predicted, class names on both axes."""
+    fig, ax = plt.subplots(figsize=(9, 8))
+    ConfusionMatrixDisplay(cm, display_labels=class_names).plot(
+        ax=ax, cmap="Blues", values_format="d", xticks_rotation=45, colorbar=False
+    )
+    ax.set(xlabel="Predicted label", ylabel="True label", title="Test set confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def curves(history: dict[str, list[float]]) -> Figure:
+    """Train vs validation loss and accuracy per epoch: the overfitting picture."""
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[metric], "o-", label=f"train {metric}")
+        ax.plot(epochs, history[f"val_{metric}"], "o-", label=f"validation {metric}")
+        ax.set(xlabel="epoch", ylabel=metric, title=f"Training and validation {metric}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: np.ndarray, titles: list[str], title: str, wrong=None) -> Figure:
+    """Up to 25 images on a 5x5 grid, axes off; titles of `wrong` images in red."""
+    fig, axes = plt.subplots(5, 5, figsize=(10, 11))
+    wrong = np.zeros(len(images), bool) if wrong is None else wrong
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        ax.imshow(images[i].squeeze(), cmap="gray_r")
+        ax.set_title(titles[i], fontsize=9, color="red" if wrong[i] else "black")
+        if wrong[i]:
+            ax.add_patch(plt.Rectangle((0, 0), 27, 27, fill=False, edgecolor="red", lw=3))
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def predictions(images, y_true, y_pred, class_names: list[str]) -> Figure:
+    """The homework's `GT:x P:y` grid; wrong predictions framed and titled in red."""
+    titles = [f"GT:{class_names[t]} P:{class_names[p]}" for t, p in zip(y_true, y_pred)]
+    wrong = np.asarray(y_true) != np.asarray(y_pred)
+    n_wrong = int(wrong.sum())
+    title = f"First {len(images)} test images: ground truth vs prediction ({n_wrong} wrong)"
+    return image_grid(images, titles, title, wrong)
+
+
+def preview(images, labels, class_names: list[str], split: str) -> Figure:
+    """The first images of a split, titled with their labels (homework part 2.1)."""
+    titles = [class_names[y] for y in labels]
+    return image_grid(images, titles, f"First {len(images)} {split} images with labels")

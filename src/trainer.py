@@ -1,0 +1,75 @@
+"""Compile, fit and evaluate a Keras model on whatever accelerator Keras sees."""
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from src.config import OptimizerConfig, TrainerConfig
+from src.data import Splits
+
+
+def device() -> str:
+    """'GPU' or 'CPU' plus the device list, as the backend reports it."""
+    devices = keras.distribution.list_devices()
+    kind = "GPU" if any(d.lower().startswith("gpu") for d in devices) else "CPU"
+    return f"{kind} ({', '.join(devices)}; keras backend {keras.backend.backend()})"
+
+
+def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
+    if cfg.name == "adam":
+        return keras.optimizers.Adam(learning_rate=cfg.lr)
+    if cfg.name == "sgd":
+        return keras.optimizers.SGD(learning_rate=cfg.lr, momentum=cfg.momentum)
+    raise ValueError(f"optimizer.name={cfg.name!r}: expected adam or sgd")
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `epoch_seconds` (training + validation wall time) to each epoch's logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+@dataclass
+class Evaluation:
+    test_loss: float
+    test_accuracy: float
+    y_pred: np.ndarray  # predicted class per test image
+
+
+def fit(
+    model: keras.Model,
+    data: Splits,
+    cfg: TrainerConfig,
+    opt: OptimizerConfig,
+    callbacks: list[keras.callbacks.Callback],
+) -> keras.callbacks.History:
+    """Train with sparse labels (equivalent to the homework's one-hot + categorical CE)."""
+    model.compile(
+        optimizer=optimizer(opt),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        validation_data=(data.x_val, data.y_val),
+        callbacks=[EpochTimer(), *callbacks],
+        verbose=cfg.verbose,
+    )
+
+
+def evaluate(model: keras.Model, data: Splits, batch_size: int) -> Evaluation:
+    """One pass over the test set gives loss, accuracy and the predictions for the plots."""
+    probs = model.predict(data.x_test, batch_size=batch_size, verbose=0)
+    loss = keras.losses.SparseCategoricalCrossentropy()(data.y_test, probs)
+    y_pred = probs.argmax(axis=1)
+    return Evaluation(float(loss), float(np.mean(y_pred == data.y_test)), y_pred)
