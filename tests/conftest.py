@@ -1,16 +1,19 @@
-"""Shared fixtures: the real datasets, the CLI in a subprocess, a real MLflow server."""
+"""Shared fixtures: the real datasets, the CLI in a subprocess, a real MLflow server.
+
+Server start/stop code lives in tests/servers.py (a plain module, shared with test files).
+"""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests import servers
 
 ROOT = Path(__file__).resolve().parents[1]
+free_port = servers.free_port
 
 
 def data_dir() -> str | None:
@@ -37,47 +40,11 @@ def run_cli(module: str, *args: str, cwd: Path, timeout: float = 900, **env: str
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """http URI of a real `mlflow server` (temp SQLite store, proxied artifacts, free port).
 
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real `mlflow server` on 127.0.0.1 with a temp SQLite store; yields its URI."""
-    port = free_port()
-    log = open(tmp_path / "mlflow-server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{uri}/health", proc)
+    One per session because startup costs seconds: tests log to experiments of their own.
+    """
+    with servers.mlflow_sqlite_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
         yield uri
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

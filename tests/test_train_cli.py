@@ -27,11 +27,12 @@ def test_bad_override_is_rejected_before_any_run(tmp_path, override, key):
 def test_smoke_sweep_logs_three_finished_runs_to_a_server(tmp_path, mlflow_server):
     result = run_cli(
         "src.train", "-m", "reg=none,dropout,batchnorm", "trainer.epochs=1",
-        "dataset.train_limit=2000", cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server,
+        "dataset.train_limit=2000", "tracking.experiment=smoke-sweep", cwd=tmp_path,
+        MLFLOW_TRACKING_URI=mlflow_server,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name("mnist-cnn")
+    experiment = client.get_experiment_by_name("smoke-sweep")
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(r.info.run_name for r in runs) == [
         "mnist-cnn-batchnorm-s0", "mnist-cnn-dropout-s0", "mnist-cnn-none-s0"]
