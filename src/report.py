@@ -6,6 +6,7 @@ relative image links do not resolve.
 
 import base64
 import csv
+from html import escape
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -118,7 +119,7 @@ def html(md: str, title: str, images: dict[str, bytes]) -> str:
     for name, data in images.items():
         body = body.replace(f'src="{name}"',
                             f'src="data:image/png;base64,{base64.b64encode(data).decode()}"')
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>\n")
 
 

@@ -217,7 +217,7 @@ def label(record: RunRecord, keys: list[str]) -> str:
     """`dropout` for one key; `reg=dropout optimizer.lr=0.01` for several."""
     if len(keys) == 1:
         return record.params[param_key(keys[0])]
-    return " ".join(f"{k}={record.params[param_key(k)]}" for k in keys)
+    return " ".join(f"{override_key(param_key(k))}={record.params[param_key(k)]}" for k in keys)
 
 
 @contextmanager

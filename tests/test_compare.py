@@ -70,7 +70,8 @@ def store(templates, tmp_path):
     return copy_store(templates, "sweep.db", tmp_path)
 
 
-def summarize(uri, *args):
+def groups_of(uri, *args):
+    """The per-group statistics `python -m src.compare ARGS` reports, without writing anything."""
     cfg = compare.parse(["--tracking-uri", uri, "--no-log", *args])
     client = runs.open_client(uri)
     records = runs.load(client, runs.experiment(client, cfg.selection), cfg.selection)
@@ -79,7 +80,7 @@ def summarize(uri, *args):
 
 
 def test_groups_hold_every_seed_with_mean_std_and_t_interval(store):
-    groups = summarize(store[0])
+    groups = groups_of(store[0])
     assert sorted(groups) == ["batchnorm", "dropout", "none"]
     for name, accs in TEST_ACC.items():
         g = groups[name]
@@ -90,7 +91,7 @@ def test_groups_hold_every_seed_with_mean_std_and_t_interval(store):
 
 
 def test_curve_summaries_peak_epoch_loss_gap_and_epoch_time(store):
-    g = summarize(store[0])["none"]
+    g = groups_of(store[0])["none"]
     assert g.best_epoch == 2 and g.best_val_accuracy == pytest.approx(VAL_ACC[1] + 0.001)
     assert g.loss_gap == pytest.approx(LOSS[-1] - VAL_LOSS[-1])
     assert g.epoch_seconds == pytest.approx(3.0) and g.model_params == ["121930"]
@@ -100,7 +101,7 @@ def test_curve_summaries_peak_epoch_loss_gap_and_epoch_time(store):
 
 @pytest.mark.parametrize("reg, word", [("dropout", "not significant"), ("batchnorm", "significant")])
 def test_verdict_is_welch_t_test_against_none_in_words(store, reg, word):
-    groups = summarize(store[0])
+    groups = groups_of(store[0])
     v = stats.verdict(groups[reg], groups["none"])
     expected = scipy_stats.ttest_ind(TEST_ACC[reg], TEST_ACC["none"], equal_var=False).pvalue
     assert v.p_value == pytest.approx(expected)
@@ -149,10 +150,10 @@ def test_sweep_dir_param_filter_and_parent_run_select_runs(store):
         log_run(client, exp_id, "none", seed, 0.97, sweep="multirun/b",
                 tags={"mlflow.parentRunId": parent.info.run_id})
     client.set_terminated(parent.info.run_id)
-    assert [g.n for g in summarize(uri, "--sweep-dir", "multirun/b/").values()] == [2]
-    assert [g.n for g in summarize(uri, "--parent-run", parent.info.run_id).values()] == [2]
-    assert summarize(uri, "--filter", "reg=none")["none"].n == 5
-    assert set(summarize(uri, "--sweep-dir", SWEEP, "--by", "seed")) == {"0", "1", "2"}
+    assert [g.n for g in groups_of(uri, "--sweep-dir", "multirun/b/").values()] == [2]
+    assert [g.n for g in groups_of(uri, "--parent-run", parent.info.run_id).values()] == [2]
+    assert groups_of(uri, "--filter", "reg=none")["none"].n == 5
+    assert set(groups_of(uri, "--sweep-dir", SWEEP, "--by", "seed")) == {"0", "1", "2"}
 
 
 def test_repeated_seed_and_differing_setting_are_reported_as_caveats(store):
@@ -190,7 +191,7 @@ def test_run_missing_a_metric_is_named_with_the_metric(store):
     uri, client, exp_id = store
     log_run(client, exp_id, "none", 7, 0.98, metrics={"loss", "accuracy", "val_loss", "val_accuracy"})
     with pytest.raises(MissingMetricError) as err:
-        summarize(uri)
+        groups_of(uri)
     assert "mnist-cnn-none-s7" in str(err.value) and "epoch_seconds, test_accuracy" in str(err.value)
 
 
@@ -199,8 +200,8 @@ def test_group_mixing_datasets_names_them(store):
     log_run(client, exp_id, "none", 0, 0.90, dataset="fashion_mnist")
     with pytest.raises(MixedDatasetError, match="group 'none' mixes datasets \\(fashion_mnist: "
                        "fashion_mnist-cnn-none-s0; mnist: mnist-cnn-none-s0"):
-        summarize(uri)
-    assert set(summarize(uri, "--by", "dataset", "reg")) >= {"dataset=fashion_mnist reg=none"}
+        groups_of(uri)
+    assert set(groups_of(uri, "--by", "dataset", "reg")) >= {"dataset=fashion_mnist reg=none"}
 
 
 def test_missing_store_exits_non_zero_without_traceback(tmp_path):
