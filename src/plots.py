@@ -9,6 +9,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from src.data import Splits  # noqa: E402
+
 
 def close(figure: Figure) -> None:
     plt.close(figure)
@@ -69,3 +71,11 @@ def preview(images, labels, class_names: list[str], split: str) -> Figure:
     """The first images of a split, titled with their labels (homework part 2.1)."""
     titles = [class_names[y] for y in labels]
     return image_grid(images, titles, f"First {len(images)} {split} images with labels")
+
+
+def split_previews(data: Splits, n: int = 25) -> dict[str, Figure]:
+    """What the model sees: the first `n` training and test images, by file name."""
+    return {
+        "preview_train.png": preview(data.x_train[:n], data.y_train[:n], data.class_names, "training"),
+        "preview_test.png": preview(data.x_test[:n], data.y_test[:n], data.class_names, "test"),
+    }
