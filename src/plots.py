@@ -7,6 +7,7 @@ matplotlib.use("Agg")  # runs headless in sweeps and CI; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from src.data import Splits  # noqa: E402
@@ -35,6 +36,7 @@ def curves(history: dict[str, list[float]]) -> Figure:
         ax.plot(epochs, history[metric], "o-", label=f"train {metric}")
         ax.plot(epochs, history[f"val_{metric}"], "o-", label=f"validation {metric}")
         ax.set(xlabel="epoch", ylabel=metric, title=f"Training and validation {metric}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
