@@ -76,7 +76,7 @@ def preview(images, labels, class_names: list[str], split: str) -> Figure:
 
 
 def split_previews(data: Splits, n: int = 25) -> dict[str, Figure]:
-    """What the model sees: the first `n` training and test images, by file name."""
+    """What the model sees: the first `n` training-split and test images, keyed by PNG name."""
     return {
         "preview_train.png": preview(data.x_train[:n], data.y_train[:n], data.class_names, "training"),
         "preview_test.png": preview(data.x_test[:n], data.y_test[:n], data.class_names, "test"),
