@@ -10,6 +10,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from src.data import Splits  # noqa: E402
+
 
 def close(figure: Figure) -> None:
     plt.close(figure)
@@ -34,7 +36,7 @@ def curves(history: dict[str, list[float]]) -> Figure:
         ax.plot(epochs, history[metric], "o-", label=f"train {metric}")
         ax.plot(epochs, history[f"val_{metric}"], "o-", label=f"validation {metric}")
         ax.set(xlabel="epoch", ylabel=metric, title=f"Training and validation {metric}")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -71,3 +73,11 @@ def preview(images, labels, class_names: list[str], split: str) -> Figure:
     """The first images of a split, titled with their labels (homework part 2.1)."""
     titles = [class_names[y] for y in labels]
     return image_grid(images, titles, f"First {len(images)} {split} images with labels")
+
+
+def split_previews(data: Splits, n: int = 25) -> dict[str, Figure]:
+    """What the model sees: the first `n` training-split and test images, keyed by PNG name."""
+    return {
+        "preview_train.png": preview(data.x_train[:n], data.y_train[:n], data.class_names, "training"),
+        "preview_test.png": preview(data.x_test[:n], data.y_test[:n], data.class_names, "test"),
+    }

@@ -152,6 +152,7 @@ def log_results(
         "plots/test_predictions.png": plots.predictions(
             data.x_test[:25], data.y_test[:25], result.y_pred[:25], names
         ),
+        **{f"plots/{name}": fig for name, fig in plots.split_previews(data).items()},
     }
     for path, figure in figures.items():
         mlflow.log_figure(figure, path)

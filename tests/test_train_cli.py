@@ -50,7 +50,8 @@ def test_smoke_sweep_logs_three_finished_runs_to_a_server(tmp_path, mlflow_serve
         top = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"confusion_matrix.csv", "model_summary.txt", "plots", ".hydra"} <= top
         plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-        assert plots == {"plots/confusion_matrix.png", "plots/curves.png", "plots/test_predictions.png"}
+        assert plots == {"plots/confusion_matrix.png", "plots/curves.png", "plots/test_predictions.png",
+                         "plots/preview_train.png", "plots/preview_test.png"}
         csv = client.download_artifacts(run.info.run_id, "confusion_matrix.csv", str(tmp_path))
         rows = open(csv).read().splitlines()
         assert len(rows) == 11 and rows[0].startswith("true\\predicted,0,1")
