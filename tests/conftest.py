@@ -1,14 +1,18 @@
-"""Shared fixtures: the real datasets, the CLI in a subprocess, a real MLflow server."""
+"""Shared fixtures: the real datasets, the CLI in a subprocess, a real MLflow server.
+
+Server start/stop code lives in tests/servers.py (a plain importable module).
+"""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import servers`, however pytest imports
+import servers  # noqa: E402
+from servers import free_port  # noqa: E402,F401  (tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,47 +41,11 @@ def run_cli(module: str, *args: str, cwd: Path, timeout: float = 900, **env: str
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
-    """A real `mlflow server` on 127.0.0.1 with a temp SQLite store; yields its URI."""
-    port = free_port()
-    log = open(tmp_path / "mlflow-server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{uri}/health", proc)
+    """http URI of a real `mlflow server` with a fresh temp SQLite store (one per test, so tests
+    can count runs); stopped at teardown."""
+    workdir = tmp_path / "mlflow-server"
+    workdir.mkdir()
+    with servers.mlflow_sqlite_server(workdir) as uri:
         yield uri
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
