@@ -10,7 +10,6 @@ in whatever process or node runs them, read that record (src.relaunch) and tag t
 
 import atexit
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -22,7 +21,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, open_dict
 
-from src import outage, relaunch, tracking
+from src import faults, relaunch, tracking
 from src.config import to_typed
 
 log = logging.getLogger(__name__)
@@ -30,6 +29,8 @@ FAILED_JOBS = "failed_jobs.txt"  # one line per failed job, appended by the job'
 
 
 class SweepRun(Callback):
+    """Parent run, experiment and outcome of one multirun (see the module docstring)."""
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         task = config.copy()
         with open_dict(task):
@@ -37,8 +38,16 @@ class SweepRun(Callback):
         cfg = to_typed(task)
         self.uri = tracking.tracking_uri(cfg.tracking)
         self.wait = cfg.tracking.wait_for_server
-        tracking.check_reachable(self.uri)
-        outage.fail_fast_http()
+        try:
+            tracking.check_reachable(self.uri)
+        except tracking.TrackingError as exc:  # Hydra would only warn and launch every job
+            sys.exit(str(exc))
+        parallel = "BasicLauncher" not in config.hydra.launcher._target_
+        if parallel and not self.uri.startswith("http"):
+            log.warning(f"Parallel jobs will share the SQLite store {self.uri}: they wait for each "
+                        "other's writes and may hit 'database is locked'. Point "
+                        "MLFLOW_TRACKING_URI at a tracking server for parallel sweeps.")
+        faults.fail_fast_http()
         mlflow.set_tracking_uri(self.uri)
         experiment = tracking.experiment_id(cfg.tracking.experiment)
         self.sweep_dir = Path(config.hydra.sweep.dir).resolve()
@@ -54,7 +63,7 @@ class SweepRun(Callback):
         # Hydra skips on_multirun_end when a job raises (the sweeper re-raises its error), and
         # SIGTERM would end the process without cleanup: both must still end the parent.
         atexit.register(self._end, completed=False)
-        signal.signal(signal.SIGTERM, tracking.raise_terminated)
+        faults.sigterm_raises()
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         """Runs in the job's process: records a failed job where the launching process looks."""
@@ -62,7 +71,7 @@ class SweepRun(Callback):
             return
         hydra = config.hydra
         line = (f"#{hydra.job.num} ({' '.join(hydra.overrides.task)}); "
-                f"its log: {hydra.runtime.output_dir}")
+                f"output dir: {hydra.runtime.output_dir}")
         log.error(f"Sweep job failed: {line}")
         with open(Path(hydra.sweep.dir) / FAILED_JOBS, "a") as record:
             record.write(line + "\n")
@@ -96,4 +105,4 @@ class SweepRun(Callback):
         elif not completed:
             print(f"Sweep {self.sweep_dir} stopped before all its jobs ran", file=sys.stderr)
         client = MlflowClient(self.uri)
-        outage.patiently(lambda: client.set_terminated(self.run_id, status), self.wait)
+        faults.patiently(lambda: client.set_terminated(self.run_id, status), self.wait)

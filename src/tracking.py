@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import OmegaConf
 from sklearn.metrics import confusion_matrix
 
-from src import outage, plots, relaunch
+from src import faults, plots, relaunch
 from src.config import Config, TrackingConfig
 from src.data import Splits
 from src.trainer import Evaluation
@@ -129,14 +128,6 @@ def experiment_id(name: str) -> str:
         return mlflow.set_experiment(name).experiment_id
 
 
-class Terminated(SystemExit):
-    """SIGTERM (scancel, docker stop, kill) as an exception: `with` blocks unwind, runs end KILLED."""
-
-
-def raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(128 + signum)
-
-
 @contextmanager
 def run(
     cfg: Config, uri: str, key: str = "", job: Optional[relaunch.JobDir] = None
@@ -146,7 +137,7 @@ def run(
     With a job dir, the run an interrupted launch of the same config left there is resumed
     (same run id, RUNNING again) and its id is recorded there for the next launch.
     """
-    outage.fail_fast_http()
+    faults.fail_fast_http()
     mlflow.set_tracking_uri(uri)
     experiment = experiment_id(cfg.tracking.experiment)
     resume = job.interrupted_run(key, experiment) if job else None
@@ -160,19 +151,18 @@ def run(
     if job:
         job.remember(run_id, key)
     status = "FAILED"
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, raise_terminated) if main_thread else None
+    own_handler = faults.sigterm_raises()
     try:
         log_params({**flat_params(cfg), **library_versions()})
         yield active
         status = "FINISHED"
-    except (Terminated, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt):  # SIGTERM, Ctrl-C, submitit requeueing the job
         status = "KILLED"
         raise
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        outage.patiently(lambda: _end(run_id, status), cfg.tracking.wait_for_server)
+        if own_handler:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        faults.patiently(lambda: _end(run_id, status), cfg.tracking.wait_for_server)
     if job:
         job.forget()
 
@@ -228,14 +218,14 @@ class EpochMetrics(keras.callbacks.Callback):
         try:
             self._send()
         except (MlflowException, requests.RequestException) as exc:
-            if not outage.transient(exc):
+            if not faults.transient(exc):
                 raise
             steps = sorted({m.step for m in self.pending})
             print(f"Tracking server unreachable ({type(exc).__name__}): epochs {steps} "
                   "buffered, sent once it answers", file=sys.stderr)
 
     def on_train_end(self, logs=None):
-        outage.patiently(self._send, self.wait)
+        faults.patiently(self._send, self.wait)
 
     def _buffer(self, metrics: list[Metric]) -> None:
         for m in metrics:
@@ -296,9 +286,9 @@ def log_results(
             shutil.copytree(Path(HydraConfig.get().runtime.output_dir) / ".hydra", out / ".hydra")
         if cfg.log_model:
             model.save(out / "model.keras")
-        outage.patiently(lambda: mlflow.log_artifacts(tmp), cfg.wait_for_server)
+        faults.patiently(lambda: mlflow.log_artifacts(tmp), cfg.wait_for_server)
     metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy}
-    outage.patiently(lambda: mlflow.log_metrics(metrics), cfg.wait_for_server)
+    faults.patiently(lambda: mlflow.log_metrics(metrics), cfg.wait_for_server)
 
 
 def parameter_counts(model: keras.Model) -> dict[str, int]:

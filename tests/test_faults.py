@@ -46,8 +46,9 @@ class Training:
         """Poll `condition()` while training runs; fail with the output if it never holds."""
         deadline = time.monotonic() + timeout
         while not condition():
-            assert self.proc.poll() is None, f"training exited before {what}:\n{self.output[-3000:]}"
-            assert time.monotonic() < deadline, f"no {what} after {timeout} s:\n{self.output[-3000:]}"
+            tail = self.output[-3000:]
+            assert self.proc.poll() is None, f"training exited before {what}:\n{tail}"
+            assert time.monotonic() < deadline, f"no {what} after {timeout} s:\n{tail}"
             time.sleep(0.5)
 
     def finish(self, timeout: float = 900) -> int:
@@ -177,7 +178,8 @@ def test_logged_model_loads_with_keras_safe_mode_on(tmp_path):
     result = run_cli("src.train", "trainer.epochs=1", *SMALL, "tracking.log_model=true",
                      cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, result.stderr[-3000:]
-    path = MlflowClient(uri).download_artifacts(only_run(uri).info.run_id, "model.keras", str(tmp_path))
+    run_id = only_run(uri).info.run_id
+    path = MlflowClient(uri).download_artifacts(run_id, "model.keras", str(tmp_path))
     model = keras.models.load_model(path, safe_mode=True)
     assert model.predict(np.zeros((3, 28, 28, 1), "float32"), verbose=0).shape == (3, 10)
 

@@ -18,7 +18,7 @@ SMALL = ("trainer.epochs=1", "dataset.train_limit=1000", "dataset.val_size=1000"
 def shared_server(tmp_path):
     """A PostgreSQL-backed `mlflow server` (as in docker-compose.yml) where the machine has
     PostgreSQL, else a SQLite-backed one."""
-    no_driver = importlib.util.find_spec("psycopg2") is None  # the store driver docker-compose.yml uses
+    no_driver = importlib.util.find_spec("psycopg2") is None  # docker-compose.yml's driver
     if servers.postgres_unavailable() or no_driver:
         with servers.mlflow_sqlite_server(tmp_path) as uri:
             yield uri
@@ -51,7 +51,8 @@ def test_parallel_sweep_logs_each_job_once_under_one_parent(tmp_path):
         assert result.returncode == 0, output[-3000:]
         assert "database is locked" not in output
         parent, children = sweep_runs(uri)
-        assert sorted(r.data.params["reg.name"] for r in children) == ["batchnorm", "dropout", "none"]
+        regs = sorted(r.data.params["reg.name"] for r in children)
+        assert regs == ["batchnorm", "dropout", "none"]
         assert {r.info.status for r in [parent, *children]} == {"FINISHED"}
         assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
         assert parent.data.tags["hydra.overrides"].startswith("reg=none,dropout,batchnorm")

@@ -1,16 +1,21 @@
-"""Riding out a tracking-server outage: fail each request fast, retry the whole call.
+"""Faults a run must survive or report: a tracking-server outage, and SIGTERM.
 
-MLflow's HTTP client retries a dead server for about four minutes per request, which would
-stall an epoch. Runs here set short per-request retries and handle the outage one level up:
+Outage: MLflow's HTTP client retries a dead server for about four minutes per request, which
+would stall an epoch. Runs set short per-request retries and handle the outage one level up:
 per-epoch metrics are buffered (src.tracking.EpochMetrics) and the end of a run waits, with
-`patiently`, for up to `tracking.wait_for_server` seconds.
+`patiently`, up to `tracking.wait_for_server` seconds.
+
+SIGTERM (kill, scancel, docker stop) becomes an exception, so `with` blocks unwind and the run
+ends KILLED instead of staying RUNNING.
 """
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import mlflow
 import requests
@@ -53,3 +58,23 @@ def patiently(call: Callable[[], T], wait: float) -> T:
             print(f"Tracking store unreachable ({type(exc).__name__}); retrying for "
                   f"{deadline - time.monotonic():.0f} s more", file=sys.stderr)
             time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+
+
+class Terminated(SystemExit):
+    """SIGTERM (kill, scancel, docker stop) as an exception: `with` blocks unwind, the run
+    ends KILLED."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(128 + signum)
+
+
+def sigterm_raises() -> bool:
+    """Make SIGTERM raise Terminated, unless something already handles it (submitit does, to
+    requeue preempted jobs: they then resume). Returns whether the handler was installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return False
+    signal.signal(signal.SIGTERM, raise_terminated)
+    return True
