@@ -104,20 +104,20 @@ class JobDir:
         """Epoch metrics the tracking server has not received yet (src.tracking.EpochMetrics)."""
         return self.path / "pending_metrics.json"
 
+    @property
+    def record(self) -> Path:
+        """The MLflow run id and config_hash the backup belongs to."""
+        return self.path / "mlflow_run.json"
+
     def unsent_metrics(self) -> list[Metric]:
         path = self.pending_metrics
         return [Metric(*row) for row in json.loads(path.read_text())] if path.exists() else []
 
     def keep_unsent_metrics(self, metrics: list[Metric]) -> None:
         if metrics:
-            rows = [[m.key, m.value, m.timestamp, m.step] for m in metrics]
-            self.pending_metrics.write_text(json.dumps(rows))
+            _write(self.pending_metrics, [[m.key, m.value, m.timestamp, m.step] for m in metrics])
         else:
             self.pending_metrics.unlink(missing_ok=True)
-
-    @property
-    def record(self) -> Path:
-        return self.path / "mlflow_run.json"
 
     def interrupted_run(self, key: str, experiment_id: str) -> Optional[str]:
         """The run an interrupted launch of this config left here, to resume into.
@@ -134,13 +134,20 @@ class JobDir:
 
     def remember(self, run_id: str, key: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        self.record.write_text(json.dumps({"run_id": run_id, "config_hash": key}) + "\n")
+        _write(self.record, {"run_id": run_id, "config_hash": key})
 
     def forget(self) -> None:
         """Drop the resume state: the run FINISHED, or the state belongs to something else."""
         self.record.unlink(missing_ok=True)
         self.pending_metrics.unlink(missing_ok=True)
         shutil.rmtree(self.backup, ignore_errors=True)
+
+
+def _write(path: Path, content: Any) -> None:
+    """Replace `path` whole, so a kill mid-write leaves the old file rather than half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(content) + "\n")
+    partial.replace(path)
 
 
 def parent_run_id(sweep_dir: Path) -> Optional[str]:

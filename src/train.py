@@ -30,8 +30,8 @@ def main(dict_cfg: DictConfig) -> float:
               f"{done.info.run_id} (tracking.skip_finished=false trains it again)")
         return done.data.metrics["val_accuracy"]
 
-    job = relaunch.JobDir.current()
-    with tracking.run(cfg, uri, key, job) as active:
+    job = relaunch.JobDir.current()  # where an interrupted launch left a backup to resume
+    with tracking.run(cfg, uri, key, job) as active:  # a job failing from here on shows FAILED
         splits = data.load(cfg.dataset)
         keras.utils.set_random_seed(cfg.seed)
         model = models.build(cfg.model, cfg.reg)
