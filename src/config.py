@@ -96,6 +96,12 @@ class TrackingConfig:
     uri: Optional[str] = None  # null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here
     experiment: str = "${dataset.name}-${model.name}"
     log_model: bool = False
+    skip_finished: bool = True  # a re-launch skips configs that already have a FINISHED run
+    wait_for_server: float = 600.0  # seconds the end of a run waits for a server that went down
+
+    def __post_init__(self) -> None:
+        wait = self.wait_for_server
+        _check(wait >= 0, "tracking.wait_for_server", wait, ">= 0 (seconds)")
 
 
 @dataclass

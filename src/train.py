@@ -1,4 +1,4 @@
-"""Entry point: compose -> data -> model -> fit -> evaluate -> log.
+"""Entry point: compose -> skip if done -> data -> model -> fit -> evaluate -> log.
 
     python -m src.train                                  # the MNIST notebook's CNN
     python -m src.train -m reg=none,dropout,batchnorm    # its three-way comparison
@@ -10,10 +10,11 @@ import hydra
 import keras
 from omegaconf import DictConfig
 
-from src import data, models, tracking, trainer
+from src import data, models, relaunch, tracking, trainer
 from src.config import register, to_typed
 
 register()
+relaunch.register_resolvers()
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
 
 
@@ -23,24 +24,31 @@ def main(dict_cfg: DictConfig) -> float:
     cfg = to_typed(dict_cfg)
     uri = tracking.tracking_uri(cfg.tracking)
     tracking.check_reachable(uri)
-    splits = data.load(cfg.dataset)
+    key = relaunch.config_hash(dict_cfg)
+    if cfg.tracking.skip_finished and (done := relaunch.finished_run(uri, cfg.tracking, key)):
+        print(f"{tracking.run_name(cfg)}: skipped, config {key} already FINISHED as run "
+              f"{done.info.run_id} (tracking.skip_finished=false trains it again)")
+        return done.data.metrics["val_accuracy"]
 
-    keras.utils.set_random_seed(cfg.seed)
-    model = models.build(cfg.model, cfg.reg)
-    extra = {
-        **tracking.parameter_counts(model),
-        "device": trainer.device(),
-        "data.source": splits.source,
-        "data.n_train": len(splits.y_train),
-        "data.n_val": len(splits.y_val),
-        "data.n_test": len(splits.y_test),
-    }
-    with tracking.run(cfg, uri, extra):
-        history = trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [tracking.EpochMetrics()])
+    job = relaunch.JobDir.current()  # where an interrupted launch left a backup to resume
+    with tracking.run(cfg, uri, key, job) as active:  # a job failing from here on shows FAILED
+        splits = data.load(cfg.dataset)
+        keras.utils.set_random_seed(cfg.seed)
+        model = models.build(cfg.model, cfg.reg)
+        tracking.log_params({
+            **tracking.parameter_counts(model),
+            "device": trainer.device(),
+            "data.source": splits.source,
+            "data.n_train": len(splits.y_train),
+            "data.n_val": len(splits.y_val),
+            "data.n_test": len(splits.y_test),
+        })
+        epochs = tracking.EpochMetrics(active.info.run_id, cfg.tracking.wait_for_server, job)
+        trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [epochs], job.backup)
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
-        tracking.log_results(model, splits, history.history, result, cfg.tracking.log_model)
+        tracking.log_results(model, splits, epochs.history, result, cfg.tracking)
     print(f"{tracking.run_name(cfg)}: test accuracy {result.test_accuracy:.4f}")
-    return history.history["val_accuracy"][-1]
+    return epochs.history["val_accuracy"][-1]
 
 
 if __name__ == "__main__":

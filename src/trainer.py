@@ -2,6 +2,8 @@
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
 
 import keras
 import numpy as np
@@ -49,8 +51,17 @@ def fit(
     cfg: TrainerConfig,
     opt: OptimizerConfig,
     callbacks: list[keras.callbacks.Callback],
+    backup_dir: Optional[Path] = None,
 ) -> keras.callbacks.History:
-    """Train with sparse labels (equivalent to the homework's one-hot + categorical CE)."""
+    """Train with sparse labels (equivalent to the homework's one-hot + categorical CE).
+
+    With `backup_dir`, Keras backs up weights and optimizer state after every epoch and a
+    re-started fit continues after the last completed one; the backup is deleted when fit ends.
+    It runs after `callbacks`, so an epoch is logged before it counts as done.
+    """
+    if backup_dir is not None:
+        backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
+        callbacks = [*callbacks, backup]
     model.compile(
         optimizer=optimizer(opt),
         loss="sparse_categorical_crossentropy",

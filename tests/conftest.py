@@ -40,11 +40,11 @@ def run_cli(module: str, *args: str, cwd: Path, timeout: float = 900, **env: str
     )
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """http URI of a real `mlflow server` (temp SQLite store, proxied artifacts, free port).
-
-    One per session because startup costs seconds: tests log to experiments of their own.
-    """
-    with servers.mlflow_sqlite_server(tmp_path_factory.mktemp("mlflow-server")) as uri:
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """http URI of a real `mlflow server` with a fresh temp SQLite store (one per test, so tests
+    can count runs); stopped at teardown."""
+    workdir = tmp_path / "mlflow-server"
+    workdir.mkdir()
+    with servers.mlflow_sqlite_server(workdir) as uri:
         yield uri

@@ -31,7 +31,8 @@ def test_params_are_the_flattened_config_without_tracking():
 
 
 def test_run_records_params_versions_and_git_commit(sqlite_uri):
-    with tracking.run(Config(), sqlite_uri, {"model.params": 121930}) as active:
+    with tracking.run(Config(), sqlite_uri) as active:
+        tracking.log_params({"model.params": 121930})
         run_id = active.info.run_id
     run = MlflowClient(sqlite_uri).get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "mnist-cnn-none-s0"
@@ -43,7 +44,7 @@ def test_run_records_params_versions_and_git_commit(sqlite_uri):
 
 def test_run_that_raises_ends_failed_not_running(sqlite_uri):
     with pytest.raises(RuntimeError):
-        with tracking.run(Config(), sqlite_uri, {}) as active:
+        with tracking.run(Config(), sqlite_uri) as active:
             run_id = active.info.run_id
             raise RuntimeError("training blew up")
     assert MlflowClient(sqlite_uri).get_run(run_id).info.status == "FAILED"

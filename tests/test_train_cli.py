@@ -33,7 +33,7 @@ def test_smoke_sweep_logs_three_finished_runs_to_a_server(tmp_path, mlflow_serve
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("smoke-sweep")
-    runs = client.search_runs([experiment.experiment_id])
+    runs = client.search_runs([experiment.experiment_id], "tags.`mlflow.parentRunId` LIKE '%'")
     assert sorted(r.info.run_name for r in runs) == [
         "mnist-cnn-batchnorm-s0", "mnist-cnn-dropout-s0", "mnist-cnn-none-s0"]
     for run in runs:

@@ -1,0 +1,97 @@
+"""Sweeps as researchers run them: parallel against a server, grouped under a parent run,
+re-launched, and through the SLURM launcher's local executor."""
+
+import importlib.util
+from contextlib import contextmanager
+
+import pytest
+from mlflow import MlflowClient
+
+from tests import servers
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+SMALL = ("trainer.epochs=1", "dataset.train_limit=1000", "dataset.val_size=1000")
+
+
+@contextmanager
+def shared_server(tmp_path):
+    """A PostgreSQL-backed `mlflow server` (as in docker-compose.yml) where the machine has
+    PostgreSQL, else a SQLite-backed one."""
+    no_driver = importlib.util.find_spec("psycopg2") is None  # docker-compose.yml's driver
+    if servers.postgres_unavailable() or no_driver:
+        with servers.mlflow_sqlite_server(tmp_path) as uri:
+            yield uri
+        return
+    with servers.postgres_cluster("mlflow", "mlflow-test", "mlflow") as pg_port:
+        args = ["server", "--backend-store-uri",
+                f"postgresql+psycopg2://mlflow:mlflow-test@127.0.0.1:{pg_port}/mlflow",
+                "--serve-artifacts", "--artifacts-destination", str(tmp_path / "artifacts"),
+                "--host", "127.0.0.1", "--port", str(servers.free_port()), "--workers", "2"]
+        with servers.mlflow_process(args, log_path=tmp_path / "mlflow-server.log") as uri:
+            yield uri
+
+
+def sweep_runs(uri: str, experiment: str = "mnist-cnn"):
+    """(parent, children) of the one sweep logged to `experiment`."""
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1, [r.info.run_name for r in parents]
+    return parents[0], [r for r in runs if r is not parents[0]]
+
+
+@pytest.mark.server
+def test_parallel_sweep_logs_each_job_once_under_one_parent(tmp_path):
+    with shared_server(tmp_path) as uri:
+        result = run_cli("src.train", "-m", "hydra/launcher=parallel",
+                         "reg=none,dropout,batchnorm", *SMALL, cwd=tmp_path,
+                         MLFLOW_TRACKING_URI=uri)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        assert "database is locked" not in output
+        parent, children = sweep_runs(uri)
+        regs = sorted(r.data.params["reg.name"] for r in children)
+        assert regs == ["batchnorm", "dropout", "none"]
+        assert {r.info.status for r in [parent, *children]} == {"FINISHED"}
+        assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
+        assert parent.data.tags["hydra.overrides"].startswith("reg=none,dropout,batchnorm")
+        assert parent.data.tags["hydra.sweep_dir"] == children[0].data.tags["hydra.sweep_dir"]
+        client = MlflowClient(uri)
+        assert client.search_runs([client.get_experiment_by_name("Default").experiment_id]) == []
+
+
+def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = ("src.train", "-m", "reg=none,dropout", *SMALL)
+    first = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert first.returncode == 0, first.stderr[-3000:]
+    parent, children = sweep_runs(uri)
+
+    again = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for run in children:
+        assert f"already FINISHED as run {run.info.run_id}" in again.stdout
+    assert "accuracy:" not in again.stdout, "a finished config was trained again"
+    parent_again, children_again = sweep_runs(uri)
+    assert parent_again.info.run_id == parent.info.run_id  # the same sweep, the same group
+    assert parent_again.info.status == "FINISHED" and len(children_again) == 2
+
+    forced = run_cli("src.train", "reg=none", *SMALL, "tracking.skip_finished=false",
+                     cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    client = MlflowClient(uri)
+    none_runs = client.search_runs(
+        [parent.info.experiment_id], "params.`reg.name` = 'none' and attributes.status = 'FINISHED'"
+    )
+    assert len(none_runs) == 2 and len({r.data.tags["config_hash"] for r in none_runs}) == 1
+
+
+def test_slurm_launcher_runs_a_sweep_with_submitits_local_executor(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_cli("src.train", "-m", "hydra/launcher=slurm_local", "reg=none,dropout", *SMALL,
+                     cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    parent, children = sweep_runs(uri)
+    assert {r.info.status for r in [parent, *children]} == {"FINISHED"} and len(children) == 2
+    assert list(tmp_path.glob("multirun/*/.submitit/*")), "jobs did not go through submitit"
