@@ -6,6 +6,8 @@ message. Range checks live in `__post_init__` and run when `to_typed` turns the 
 into these objects - the first thing every entry point does, before any data or MLflow work.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
@@ -123,9 +125,21 @@ _CHOICES = {
 }
 
 
+def command_digest(overrides: Any) -> str:
+    """`${digest:${hydra.overrides.task}}` in conf/config.yaml: the same overrides, the same dir.
+
+    Registered with use_cache, so a sweep's jobs resolve `hydra.sweep.dir` to the value the
+    launching process computed from the sweep's overrides - the way Hydra keeps `${now:}`.
+    """
+    canonical = json.dumps(sorted(str(o) for o in overrides))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
 def register() -> None:
-    """Register the schema that `conf/config.yaml` lists first, so every group file is typed."""
+    """Register the schema `conf/config.yaml` lists first (so every group file is typed) and
+    the `digest` resolver its output dirs use; every entry point calls this before Hydra."""
     ConfigStore.instance().store(name="base_config", node=Config)
+    OmegaConf.register_new_resolver("digest", command_digest, use_cache=True, replace=True)
 
 
 def to_typed(cfg: DictConfig) -> Config:

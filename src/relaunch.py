@@ -46,19 +46,6 @@ def config_hash(cfg: DictConfig) -> str:
     return _digest(tree)
 
 
-def command_digest(overrides: Any) -> str:
-    """`${digest:${hydra.overrides.task}}` in conf/config.yaml: the same overrides, the same dir.
-
-    Registered with use_cache, so a sweep's jobs resolve `hydra.sweep.dir` to the value the
-    launching process computed from the sweep's overrides - the way Hydra keeps `${now:}`.
-    """
-    return _digest(sorted(str(o) for o in overrides))
-
-
-def register_resolvers() -> None:
-    OmegaConf.register_new_resolver("digest", command_digest, use_cache=True, replace=True)
-
-
 def finished_run(uri: str, cfg: TrackingConfig, key: str) -> Optional[Run]:
     """The newest FINISHED run of this config (its `config_hash` tag) in the experiment."""
     client = MlflowClient(uri)

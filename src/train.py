@@ -14,7 +14,6 @@ from src import data, models, relaunch, tracking, trainer
 from src.config import register, to_typed
 
 register()
-relaunch.register_resolvers()
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
 
 

@@ -14,7 +14,6 @@ from src.config import Config, register
 from tests.conftest import ROOT
 
 register()
-relaunch.register_resolvers()
 
 
 def composed(*overrides: str, hydra: bool = False):
