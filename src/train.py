@@ -4,14 +4,13 @@
     python -m src.train -m reg=none,dropout,batchnorm    # its three-way comparison
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
-import keras
 from omegaconf import DictConfig
 
-from src import data, models, tracking, trainer
-from src.config import register, to_typed
+from src.config import Config, register, to_typed
 
 register()
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
@@ -20,7 +19,17 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(dict_cfg: DictConfig) -> float:
     """Train one configuration; returns the final validation accuracy for sweepers."""
-    cfg = to_typed(dict_cfg)
+    return run(to_typed(dict_cfg))
+
+
+def run(cfg: Config, callbacks: Sequence = ()) -> float:
+    """The recipe for a checked config; `callbacks` let the benchmark time this very path."""
+    # Imported here, not at the top: TensorFlow and MLflow take seconds to load, and `--help`
+    # or a rejected config should answer without waiting for them.
+    import keras
+
+    from src import data, models, tracking, trainer
+
     uri = tracking.tracking_uri(cfg.tracking)
     tracking.check_reachable(uri)
     splits = data.load(cfg.dataset)
@@ -36,7 +45,8 @@ def main(dict_cfg: DictConfig) -> float:
         "data.n_test": len(splits.y_test),
     }
     with tracking.run(cfg, uri, extra):
-        history = trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [tracking.EpochMetrics()])
+        per_epoch = [tracking.EpochMetrics(), *callbacks]
+        history = trainer.fit(model, splits, cfg.trainer, cfg.optimizer, per_epoch)
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
         tracking.log_results(model, splits, history.history, result, cfg.tracking.log_model)
     print(f"{tracking.run_name(cfg)}: test accuracy {result.test_accuracy:.4f}")

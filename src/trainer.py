@@ -8,6 +8,8 @@ import numpy as np
 
 from src.config import OptimizerConfig, TrainerConfig
 from src.data import Splits
+from src.device_batches import DeviceBatches
+from src.fused_adam import FusedAdam
 
 
 def device() -> str:
@@ -17,9 +19,10 @@ def device() -> str:
     return f"{kind} ({', '.join(devices)}; keras backend {keras.backend.backend()})"
 
 
-def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
+def optimizer(cfg: OptimizerConfig, fused_adam: bool = False) -> keras.optimizers.Optimizer:
     if cfg.name == "adam":
-        return keras.optimizers.Adam(learning_rate=cfg.lr)
+        fused = fused_adam and keras.backend.backend() == "tensorflow"
+        return (FusedAdam if fused else keras.optimizers.Adam)(learning_rate=cfg.lr)
     if cfg.name == "sgd":
         return keras.optimizers.SGD(learning_rate=cfg.lr, momentum=cfg.momentum)
     raise ValueError(f"optimizer.name={cfg.name!r}: expected adam or sgd")
@@ -43,6 +46,18 @@ class Evaluation:
     y_pred: np.ndarray  # predicted class per test image
 
 
+def training_input(data: Splits, cfg: TrainerConfig) -> dict:
+    """`fit`'s training data: NumPy arrays as in the notebook, or batches kept on the device."""
+    if not cfg.data_on_device:
+        return {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size}
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            f"trainer.data_on_device=true needs KERAS_BACKEND=jax (this run uses "
+            f"{keras.backend.backend()}); drop it to feed NumPy arrays"
+        )
+    return {"x": DeviceBatches(data.x_train, data.y_train, cfg.batch_size)}
+
+
 def fit(
     model: keras.Model,
     data: Splits,
@@ -52,14 +67,14 @@ def fit(
 ) -> keras.callbacks.History:
     """Train with sparse labels (equivalent to the homework's one-hot + categorical CE)."""
     model.compile(
-        optimizer=optimizer(opt),
+        optimizer=optimizer(opt, cfg.fused_adam),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile="auto" if cfg.jit_compile is None else cfg.jit_compile,
+        steps_per_execution=cfg.steps_per_execution,
     )
     return model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=cfg.batch_size,
+        **training_input(data, cfg),
         epochs=cfg.epochs,
         validation_data=(data.x_val, data.y_val),
         callbacks=[EpochTimer(), *callbacks],

@@ -1,0 +1,60 @@
+"""Side A: this project's training path - `src.data`, `src.models`, `src.trainer` - timed.
+
+    python -m benchmarks.project_run --result a.json trainer.epochs=3 [more Hydra overrides]
+
+The config is composed and checked exactly as `python -m src.train` does. With
+`--tracking-uri` the whole `src.train` recipe runs instead (MLflow run, per-epoch metrics,
+plots and artifacts), so the harness can tell what tracking costs.
+"""
+
+import argparse
+import dataclasses
+import time
+
+from hydra import compose, initialize_config_dir
+
+from src.config import register, to_typed
+from src.train import CONF_DIR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--result", required=True, help="JSON file for the measurements")
+    parser.add_argument("--tracking-uri", help="run the full recipe, logging to this MLflow URI")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for src.train")
+    args = parser.parse_args()
+    register()
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        cfg = to_typed(compose("config", overrides=[*args.overrides, "trainer.verbose=0"]))
+
+    import keras
+
+    from benchmarks import flops
+    from benchmarks.probe import Probe, write_result
+    from src import data, models, trainer
+
+    probe = Probe()
+    fields = {"side": "project", "batch_size": cfg.trainer.batch_size,
+              "trainer": dataclasses.asdict(cfg.trainer)}
+    if args.tracking_uri:
+        from src import train
+
+        cfg.tracking.uri, cfg.tracking.experiment = args.tracking_uri, "benchmark"
+        start = time.perf_counter()
+        train.run(cfg, [probe])
+        fields.update(tracked=True, run_seconds=time.perf_counter() - start)
+    else:
+        splits = data.load(cfg.dataset)
+        keras.utils.set_random_seed(cfg.seed)
+        model = models.build(cfg.model, cfg.reg)
+        trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [probe])
+        result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
+        fields.update(
+            tracked=False, test_accuracy=result.test_accuracy, n_train=len(splits.y_train),
+            forward_flops=flops.forward_flops(model), train_flops=flops.training_flops(model),
+        )
+    write_result(args.result, **fields, **probe.summary())
+
+
+if __name__ == "__main__":
+    main()
