@@ -85,6 +85,7 @@ def steady(run: dict) -> dict:
     train_s = statistics.median(run["train_seconds"][1:])
     return {
         "samples_per_s": run["n_train"] / train_s,
+        "samples_per_cpu_s": run["n_train"] / statistics.median(run["train_cpu_seconds"][1:]),
         "train_seconds_per_epoch": train_s,
         "seconds_per_epoch": statistics.median(run["epoch_seconds"][1:]),
         "first_epoch_seconds": run["epoch_seconds"][0],
@@ -158,6 +159,8 @@ def startup(args, env: dict[str, str], pairs: list[dict], tracked: list[dict]) -
         "a_to_first_step_done_s": med(p["a"]["start_to_first_step_done_s"] for p in pairs),
         "b_to_first_step_s": med(p["b"]["start_to_first_step_s"] for p in pairs),
         "b_to_first_step_done_s": med(p["b"]["start_to_first_step_done_s"] for p in pairs),
+        "a_marks_s": {k: med(p["a"]["startup_marks"][k] for p in pairs)
+                      for k in pairs[0]["a"]["startup_marks"]},
     }
     if tracked:
         out["tracked_to_first_step_s"] = med(t["start_to_first_step_s"] for t in tracked)
@@ -170,6 +173,7 @@ def summarise(pairs: list[dict], tracked: list[dict], peak: float, peaks: list[f
     for p in pairs:
         a, b = steady(p["a"]), steady(p["b"])
         rows.append({"seed": p["seed"], "a": a, "b": b, "ratio": a["samples_per_s"] / b["samples_per_s"],
+                     "cpu_ratio": a["samples_per_cpu_s"] / b["samples_per_cpu_s"],
                      "accuracy_gap_pt": 100 * abs(a["test_accuracy"] - b["test_accuracy"])})
     flop = pairs[0]["a"]["train_flops"]
 
@@ -182,7 +186,8 @@ def summarise(pairs: list[dict], tracked: list[dict], peak: float, peaks: list[f
     a_med, b_med = side("a"), side("b")
     out = {
         "pairs": rows,
-        "median": {"a": a_med, "b": b_med, "ratio": med(r["ratio"] for r in rows)},
+        "median": {"a": a_med, "b": b_med, "ratio": med(r["ratio"] for r in rows),
+                   "cpu_ratio": med(r["cpu_ratio"] for r in rows)},
         "accuracy": {
             "gap_pt": 100 * abs(a_med["test_accuracy"] - b_med["test_accuracy"]),
             "tolerance_pt": ACCURACY_TOLERANCE_PT,

@@ -21,10 +21,11 @@ class Probe(keras.callbacks.Callback):
         self.first_batch_begin = None  # time.time() when the first batch is about to run
         self.first_batch_end = None  # ... and when it has run (tracing/compilation included)
         self.train_seconds: list[float] = []  # per epoch, training batches only
+        self.train_cpu_seconds: list[float] = []  # ... as CPU time of all threads: load-robust
         self.epoch_seconds: list[float] = []  # per epoch, training + validation + callbacks
         self.logged_epoch_seconds: list[float] = []  # `epoch_seconds` as EpochTimer logged it
         self.fit_seconds = 0.0
-        self._epoch_start = self._train_end = None
+        self._epoch_start = self._train_end = self._cpu_start = self._cpu_end = None
 
     def on_train_begin(self, logs=None):
         self._fit_start = time.perf_counter()
@@ -44,17 +45,19 @@ class Probe(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start, self._train_end = time.perf_counter(), None
+        self._cpu_start, self._cpu_end = time.process_time(), None
 
     def on_test_begin(self, logs=None):
         if self._epoch_start is not None and self._train_end is None:
             # Validation inside fit: training of this epoch is over once its weights are ready.
             keras.ops.convert_to_numpy(self.model.trainable_weights[0])
-            self._train_end = time.perf_counter()
+            self._train_end, self._cpu_end = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
         self.train_seconds.append((self._train_end or now) - self._epoch_start)
         self.epoch_seconds.append(now - self._epoch_start)
+        self.train_cpu_seconds.append((self._cpu_end or time.process_time()) - self._cpu_start)
         if logs and "epoch_seconds" in logs:
             self.logged_epoch_seconds.append(float(logs["epoch_seconds"]))
         self._epoch_start = None
@@ -63,6 +66,7 @@ class Probe(keras.callbacks.Callback):
         t0 = float(os.environ.get("BENCH_T0", "nan"))
         return {
             "train_seconds": self.train_seconds,
+            "train_cpu_seconds": self.train_cpu_seconds,
             "epoch_seconds": self.epoch_seconds,
             "logged_epoch_seconds": self.logged_epoch_seconds,
             "fit_seconds": self.fit_seconds,

@@ -9,6 +9,7 @@ plots and artifacts), so the harness can tell what tracking costs.
 
 import argparse
 import dataclasses
+import os
 import time
 
 from hydra import compose, initialize_config_dir
@@ -23,15 +24,20 @@ def main() -> None:
     parser.add_argument("--tracking-uri", help="run the full recipe, logging to this MLflow URI")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for src.train")
     args = parser.parse_args()
+    t0 = float(os.environ.get("BENCH_T0", "nan"))
+    marks = {"python_ready": time.time() - t0}  # seconds since the harness started the process
     register()
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
         cfg = to_typed(compose("config", overrides=[*args.overrides, "trainer.verbose=0"]))
+    marks["config_checked"] = time.time() - t0
 
     import keras
 
     from benchmarks import flops
     from benchmarks.probe import Probe, write_result
     from src import data, models, trainer
+
+    marks["imports_done"] = time.time() - t0
 
     probe = Probe()
     fields = {"side": "project", "batch_size": cfg.trainer.batch_size,
@@ -45,15 +51,18 @@ def main() -> None:
         fields.update(tracked=True, run_seconds=time.perf_counter() - start)
     else:
         splits = data.load(cfg.dataset)
+        marks["data_loaded"] = time.time() - t0
         keras.utils.set_random_seed(cfg.seed)
+        keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
         model = models.build(cfg.model, cfg.reg)
+        marks["model_built"] = time.time() - t0
         trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [probe])
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
         fields.update(
             tracked=False, test_accuracy=result.test_accuracy, n_train=len(splits.y_train),
             forward_flops=flops.forward_flops(model), train_flops=flops.training_flops(model),
         )
-    write_result(args.result, **fields, **probe.summary())
+    write_result(args.result, **fields, startup_marks=marks, **probe.summary())
 
 
 if __name__ == "__main__":

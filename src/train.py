@@ -35,6 +35,7 @@ def run(cfg: Config, callbacks: Sequence = ()) -> float:
     splits = data.load(cfg.dataset)
 
     keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
     model = models.build(cfg.model, cfg.reg)
     extra = {
         **tracking.parameter_counts(model),
