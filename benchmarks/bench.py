@@ -1,8 +1,9 @@
 """Benchmark harness: this project's trainer (A) against the notebook's plain Keras (B).
 
-    python -m benchmarks.bench                  # full: 3 interleaved A/B pairs, 3 epochs, 50k images
-    python -m benchmarks.bench --quick          # CI: 1 pair on 2,000 images, proves it works
-    python -m benchmarks.bench --backend jax --batch-size 1024 --a-set trainer.data_on_device=true
+    python -m benchmarks.bench            # 3 interleaved A/B pairs, 3 epochs on 50,000 images
+    python -m benchmarks.bench --quick    # CI: 1 pair, 2 epochs on 2,000 images
+    python -m benchmarks.bench --backend jax --batch-size 1024 \
+        --a-set trainer.data_on_device=true   # a GPU host with JAX and no TensorFlow
 
 Every run is a fresh subprocess (so XLA and thread settings cannot leak) and the pairs are
 interleaved A, B, A, B ... so a busy machine slows both sides alike: read the ratios. The
@@ -23,6 +24,7 @@ from pathlib import Path
 from benchmarks import flops, report, server
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = str(ROOT.parent / "shared" / "data")
 ACCURACY_TOLERANCE_PT = 0.2
 
 
@@ -39,8 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment variable for side A only")
     parser.add_argument("--no-tracking", action="store_true", help="skip the MLflow overhead runs")
-    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR") or str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--out", type=Path, help="JSON report (default outputs/benchmarks/<time>.json)")
+    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR") or DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, help="JSON report (default: outputs/benchmarks/)")
     args = parser.parse_args(argv)
     args.pairs = args.pairs or (1 if args.quick else 3)
     args.epochs = args.epochs or (2 if args.quick else 3)
@@ -49,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--epochs must be >= 2: the first epoch is warm-up and is reported apart")
     if not (Path(args.data_dir) / "mnist").is_dir():
         parser.error(f"--data-dir {args.data_dir} holds no mnist/ folder; set DATA_DIR")
-    args.out = args.out or ROOT / "outputs" / "benchmarks" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    args.out = args.out or ROOT / "outputs" / "benchmarks" / f"{stamp}.json"
     return args
 
 
@@ -125,15 +128,14 @@ def main(argv=None) -> dict:
     mlflow = None if args.no_tracking else server.start(workdir, child_env(args, []))
     try:
         for i in range(args.pairs):
-            seed = [f"seed={i}"]
-            a = run_child(["-m", "benchmarks.project_run", *common, *seed, *args.a_set], env_a, workdir, f"a{i}")
+            a_cmd = ["-m", "benchmarks.project_run", *common, f"seed={i}", *args.a_set]
+            a = run_child(a_cmd, env_a, workdir, f"a{i}")
             b = run_child([*b_cmd, "--seed", str(i)], env_b, workdir, f"b{i}")
             pairs.append({"seed": i, "a": a, "b": b})
             print(report.pair_line(i, steady(a), steady(b)), flush=True)
             if mlflow:
-                t = run_child(["-m", "benchmarks.project_run", "--tracking-uri", mlflow.uri,
-                               *common, *seed, *args.a_set], env_a, workdir, f"t{i}")
-                tracked.append(t)
+                t_cmd = [*a_cmd[:2], "--tracking-uri", mlflow.uri, *a_cmd[2:]]
+                tracked.append(run_child(t_cmd, env_a, workdir, f"t{i}"))
     finally:
         if mlflow:
             server.stop(mlflow)
@@ -151,17 +153,17 @@ def main(argv=None) -> dict:
 def startup(args, env: dict[str, str], pairs: list[dict], tracked: list[dict]) -> dict:
     repeats = 1 if args.quick else 3
     med = statistics.median
+    cli = ["-m", "src.train"]
     out = {
-        "train_help_s": timed_command(["-m", "src.train", "--help"], env, repeats),
-        "train_config_error_s": timed_command(["-m", "src.train", "trainer.epochs=0"], env, repeats),
+        "train_help_s": timed_command([*cli, "--help"], env, repeats),
+        "train_config_error_s": timed_command([*cli, "trainer.epochs=0"], env, repeats),
         "import_keras_s": timed_command(["-c", "import keras, keras.layers"], env, repeats),
-        "a_to_first_step_s": med(p["a"]["start_to_first_step_s"] for p in pairs),
-        "a_to_first_step_done_s": med(p["a"]["start_to_first_step_done_s"] for p in pairs),
-        "b_to_first_step_s": med(p["b"]["start_to_first_step_s"] for p in pairs),
-        "b_to_first_step_done_s": med(p["b"]["start_to_first_step_done_s"] for p in pairs),
-        "a_marks_s": {k: med(p["a"]["startup_marks"][k] for p in pairs)
-                      for k in pairs[0]["a"]["startup_marks"]},
     }
+    for side in ("a", "b"):
+        for key in ("start_to_first_step_s", "start_to_first_step_done_s"):
+            out[f"{side}_{key.removeprefix('start_')}"] = med(p[side][key] for p in pairs)
+    marks = pairs[0]["a"]["startup_marks"]
+    out["a_marks_s"] = {k: med(p["a"]["startup_marks"][k] for p in pairs) for k in marks}
     if tracked:
         out["tracked_to_first_step_s"] = med(t["start_to_first_step_s"] for t in tracked)
     return out
@@ -172,13 +174,16 @@ def summarise(pairs: list[dict], tracked: list[dict], peak: float, peaks: list[f
     rows = []
     for p in pairs:
         a, b = steady(p["a"]), steady(p["b"])
-        rows.append({"seed": p["seed"], "a": a, "b": b, "ratio": a["samples_per_s"] / b["samples_per_s"],
-                     "cpu_ratio": a["samples_per_cpu_s"] / b["samples_per_cpu_s"],
-                     "accuracy_gap_pt": 100 * abs(a["test_accuracy"] - b["test_accuracy"])})
+        rows.append({
+            "seed": p["seed"], "a": a, "b": b,
+            "ratio": a["samples_per_s"] / b["samples_per_s"],
+            "cpu_ratio": a["samples_per_cpu_s"] / b["samples_per_cpu_s"],
+            "accuracy_gap_pt": 100 * abs(a["test_accuracy"] - b["test_accuracy"]),
+        })
     flop = pairs[0]["a"]["train_flops"]
 
     def side(key: str) -> dict:
-        cols = {k: med(r[key][k] for r in rows) for k in rows[0][key] if rows[0][key][k] is not None}
+        cols = {k: med(r[key][k] for r in rows) for k, v in rows[0][key].items() if v is not None}
         cols["gflops"] = cols["samples_per_s"] * flop / 1e9
         cols["fraction_of_peak"] = cols["gflops"] / peak
         return cols

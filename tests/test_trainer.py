@@ -61,7 +61,8 @@ def test_data_on_device_is_refused_outside_jax():
 
 
 def test_train_module_imports_no_tensorflow_before_the_config_is_checked():
-    code = "import sys, src.train; print(sorted({'tensorflow', 'keras', 'mlflow'} & set(sys.modules)))"
+    heavy = "{'tensorflow', 'keras', 'mlflow'}"
+    code = f"import sys, src.train; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
