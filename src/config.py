@@ -36,6 +36,11 @@ class BNPlacement(str, Enum):
     after_activation = "after_activation"  # conv+relu -> BN (MNIST notebook)
 
 
+class Precision(str, Enum):
+    float32 = "float32"  # the notebooks' math
+    mixed_bfloat16 = "mixed_bfloat16"  # bfloat16 compute, float32 weights: faster on AMX CPUs
+
+
 @dataclass
 class DatasetConfig:
     name: str = "mnist"
@@ -86,11 +91,19 @@ class TrainerConfig:
     epochs: int = 10
     batch_size: int = 32
     verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+    # Speed knobs: none changes the math of a run (see BENCHMARKS.md for what each one buys).
+    jit_compile: Optional[bool] = None  # null: Keras' "auto" (XLA on GPU; off on CPU, where it is slower)
+    steps_per_execution: int = 16  # batches per compiled call; callbacks still see every epoch
+    fused_adam: bool = True  # TensorFlow: Adam as one fused kernel per weight, same update rule
+    data_on_device: bool = False  # JAX: keep the training set on the GPU, shuffle and slice there
+    precision: Precision = Precision.float32  # mixed_bfloat16 changes the math: opt in, check accuracy
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
         _check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
         _check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
+        spe = self.steps_per_execution
+        _check(spe >= 1, "trainer.steps_per_execution", spe, ">= 1")
 
 
 @dataclass

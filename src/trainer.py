@@ -10,6 +10,8 @@ import numpy as np
 
 from src.config import OptimizerConfig, TrainerConfig
 from src.data import Splits
+from src.device_batches import DeviceBatches
+from src.fused_adam import FusedAdam
 
 
 def device() -> str:
@@ -19,9 +21,10 @@ def device() -> str:
     return f"{kind} ({', '.join(devices)}; keras backend {keras.backend.backend()})"
 
 
-def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
+def optimizer(cfg: OptimizerConfig, fused_adam: bool = False) -> keras.optimizers.Optimizer:
     if cfg.name == "adam":
-        return keras.optimizers.Adam(learning_rate=cfg.lr)
+        fused = fused_adam and keras.backend.backend() == "tensorflow"
+        return (FusedAdam if fused else keras.optimizers.Adam)(learning_rate=cfg.lr)
     if cfg.name == "sgd":
         return keras.optimizers.SGD(learning_rate=cfg.lr, momentum=cfg.momentum)
     raise ValueError(f"optimizer.name={cfg.name!r}: expected adam or sgd")
@@ -45,6 +48,41 @@ class Evaluation:
     y_pred: np.ndarray  # predicted class per test image
 
 
+def training_input(data: Splits, cfg: TrainerConfig) -> dict:
+    """`fit`'s training data: reshuffled every epoch, or batches kept on the device (JAX)."""
+    backend = keras.backend.backend()
+    if cfg.data_on_device:
+        if backend != "jax":
+            raise ValueError(
+                f"trainer.data_on_device=true needs KERAS_BACKEND=jax (this run uses "
+                f"{backend}); drop it to feed NumPy arrays"
+            )
+        return {"x": DeviceBatches(data.x_train, data.y_train, cfg.batch_size)}
+    if backend == "tensorflow":
+        return {"x": reshuffled_batches(data.x_train, data.y_train, cfg.batch_size)}
+    return {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size}
+
+
+def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int):
+    """A tf.data pipeline that draws a new permutation of the training set every epoch.
+
+    Not `fit(x, y, shuffle=True)`: once `keras.utils.set_random_seed` has run, Keras 3's array
+    adapter re-creates its TensorFlow shuffle with the same seed each epoch, so every epoch sees
+    one batch order (docs/reproduction.md measures what that costs). `reshuffle_each_iteration`
+    gives each epoch its own order, still fixed by the global seed.
+    """
+    import tensorflow as tf  # this path is only taken on the TensorFlow backend
+
+    images, labels = tf.constant(x), tf.constant(y)
+    return (
+        tf.data.Dataset.range(len(y))
+        .shuffle(len(y), reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(lambda i: (tf.gather(images, i), tf.gather(labels, i)), tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
 def fit(
     model: keras.Model,
     data: Splits,
@@ -63,14 +101,14 @@ def fit(
         backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
         callbacks = [*callbacks, backup]
     model.compile(
-        optimizer=optimizer(opt),
+        optimizer=optimizer(opt, cfg.fused_adam),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile="auto" if cfg.jit_compile is None else cfg.jit_compile,
+        steps_per_execution=cfg.steps_per_execution,
     )
     return model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=cfg.batch_size,
+        **training_input(data, cfg),
         epochs=cfg.epochs,
         validation_data=(data.x_val, data.y_val),
         callbacks=[EpochTimer(), *callbacks],

@@ -1,0 +1,1 @@
+"""Speed benchmarks: this project's trainer against the notebook's plain Keras (BENCHMARKS.md)."""
