@@ -83,7 +83,8 @@ def markdown(rep: dict) -> str:
         "",
         *sides_table(rep),
         "",
-        f"Accuracy gap {acc['gap_pt']:.2f} pt (tolerance {acc['tolerance_pt']} pt): {verdict}.",
+        f"Test accuracy gap, mean over pairs {acc['gap_pt']:.2f} pt (largest pair "
+        f"{acc['max_pair_gap_pt']:.2f} pt; tolerance {acc['tolerance_pt']} pt): {verdict}.",
         f"`src.train --help` {st['train_help_s']:.2f} s, config error "
         f"{st['train_config_error_s']:.2f} s, `import keras` {st['import_keras_s']:.2f} s. "
         f"Side A from process start: {marks}, first step {st['a_to_first_step_s']:.2f} s.",

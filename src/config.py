@@ -91,12 +91,12 @@ class TrainerConfig:
     epochs: int = 10
     batch_size: int = 32
     verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
-    # Speed knobs: none changes the math of a run (see BENCHMARKS.md for what each one buys).
-    jit_compile: Optional[bool] = None  # null: Keras' "auto" (XLA on GPU; off on CPU, where it is slower)
+    # Speed knobs (BENCHMARKS.md has what each buys); only `precision` can change the math.
+    jit_compile: Optional[bool] = None  # null: Keras' "auto": XLA on GPU, off on CPU (slower there)
     steps_per_execution: int = 16  # batches per compiled call; callbacks still see every epoch
-    fused_adam: bool = True  # TensorFlow: Adam as one fused kernel per weight, same update rule
+    fused_adam: bool = False  # TensorFlow: Adam in one kernel per weight: less CPU, not faster
     data_on_device: bool = False  # JAX: keep the training set on the GPU, shuffle and slice there
-    precision: Precision = Precision.float32  # mixed_bfloat16 changes the math: opt in, check accuracy
+    precision: Precision = Precision.float32  # mixed_bfloat16: opt in, compare accuracy
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")

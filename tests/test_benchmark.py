@@ -28,7 +28,7 @@ def test_quick_benchmark_reports_pairs_flops_tracking_and_startup(tmp_path):
         assert numbers["peak_rss_mb"] > 50 and numbers["start_to_first_step_s"] > 0
         assert 0 < rep["median"][side]["fraction_of_peak"]
     assert rep["median"]["ratio"] > 0
-    assert set(rep["accuracy"]) == {"gap_pt", "tolerance_pt", "agrees"}
+    assert set(rep["accuracy"]) == {"gap_pt", "max_pair_gap_pt", "tolerance_pt", "agrees"}
 
     assert rep["flops"]["forward_per_sample"] == 5_056_000  # conv1, conv2, dense, dense
     assert rep["flops"]["train_per_sample"] == 3 * 5_056_000 - 389_376  # no conv1 input grad

@@ -66,7 +66,8 @@ def test_unknown_group_choice_lists_the_options():
 @pytest.mark.parametrize(
     "override, key",
     [("optimizer.lr=abc", "optimizer.lr"), ("trainer.epochs=ten", "trainer.epochs"),
-     ("reg.batchnorm=maybe", "reg.batchnorm"), ("dataset.split=middle", "dataset.split")],
+     ("reg.batchnorm=maybe", "reg.batchnorm"), ("dataset.split=middle", "dataset.split"),
+     ("trainer.precision=fp8", "trainer.precision")],
 )
 def test_wrong_type_fails_naming_the_key(override, key):
     with pytest.raises((ConfigCompositionException, ValidationError)) as err:
@@ -86,6 +87,7 @@ def test_misspelled_key_fails():
      ("reg.conv_dropout=1.5", "reg.conv_dropout"), ("reg.dense_dropout=1.0", "reg.dense_dropout"),
      ("reg.conv_dropout=-0.1", "reg.conv_dropout"), ("optimizer.lr=0", "optimizer.lr"),
      ("trainer.batch_size=0", "trainer.batch_size"), ("dataset.train_limit=0", "dataset.train_limit"),
+     ("trainer.steps_per_execution=0", "trainer.steps_per_execution"),
      ("model.name=resnet", "model.name")],
 )
 def test_out_of_range_value_fails_naming_the_key(override, key):
