@@ -10,7 +10,7 @@ export DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,jax]'  # jax: the tests also train on Keras' JAX backend
 	touch $@
 
 setup: $(VENV)/.installed
