@@ -14,6 +14,7 @@ Writes a JSON report (--out) and prints the same numbers as Markdown tables.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def run_child(cmd: list[str], env: dict[str, str], workdir: Path, name: str) -> 
         wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0 or not result.exists():
         tail = log.read_text()[-3000:]
-        raise RuntimeError(f"{name} failed (exit {os.waitstatus_to_exitcode(status)}):\n{tail}")
+        code = os.waitstatus_to_exitcode(status)
+        raise RuntimeError(f"{name} failed (exit {code}); full log {log}, its end:\n{tail}")
     data = json.loads(result.read_text())
     data.update(process_seconds=wall, peak_rss_mb=usage.ru_maxrss / 1024,
                 cpu_seconds=usage.ru_utime + usage.ru_stime)
@@ -147,6 +149,7 @@ def main(argv=None) -> dict:
     args.out.write_text(json.dumps(rep, indent=1, default=str))
     print(report.markdown(rep))
     print(f"\nreport: {args.out}")
+    shutil.rmtree(workdir)  # child logs and the MLflow store; kept when a run fails
     return rep
 
 
