@@ -13,8 +13,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 
 class ConfigError(ValueError):
@@ -163,12 +162,3 @@ def to_typed(cfg: DictConfig) -> Config:
         _check(name in names, f"{group}.name", name, f"one of {', '.join(names)}")
     return typed
 
-
-class ValidateBeforeSweep(Callback):
-    """Reject a bad value once, before a multirun launches jobs (each job re-checks its own)."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        task = config.copy()
-        with open_dict(task):
-            del task["hydra"]
-        to_typed(task)

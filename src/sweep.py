@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, open_dict
 
 from src import faults, relaunch, tracking
-from src.config import to_typed
+from src.config import ConfigError, to_typed
 
 log = logging.getLogger(__name__)
 FAILED_JOBS = "failed_jobs.txt"  # one line per failed job, appended by the job's process
@@ -35,13 +35,15 @@ class SweepRun(Callback):
         task = config.copy()
         with open_dict(task):
             del task["hydra"]
-        cfg = to_typed(task)
-        self.uri = tracking.tracking_uri(cfg.tracking)
-        self.wait = cfg.tracking.wait_for_server
+        # Hydra turns a callback's exception into a warning and launches every job anyway, so a
+        # bad value or a dead server ends the sweep here, once, before any job starts.
         try:
+            cfg = to_typed(task)
+            self.uri = tracking.tracking_uri(cfg.tracking)
             tracking.check_reachable(self.uri)
-        except tracking.TrackingError as exc:  # Hydra would only warn and launch every job
+        except (ConfigError, tracking.TrackingError) as exc:
             sys.exit(str(exc))
+        self.wait = cfg.tracking.wait_for_server
         parallel = "BasicLauncher" not in config.hydra.launcher._target_
         if parallel and not self.uri.startswith("http"):
             log.warning(f"Parallel jobs will share the SQLite store {self.uri}: they wait for each "
