@@ -2,8 +2,7 @@
 
     python -m benchmarks.bench            # 3 interleaved A/B pairs, 3 epochs on 50,000 images
     python -m benchmarks.bench --quick    # CI: 1 pair, 2 epochs on 2,000 images
-    python -m benchmarks.bench --backend jax --batch-size 1024 \
-        --a-set trainer.data_on_device=true   # a GPU host with JAX and no TensorFlow
+    python -m benchmarks.bench --backend jax --batch-size 1024   # a GPU host with JAX
 
 Every run is a fresh subprocess (so XLA and thread settings cannot leak) and the pairs are
 interleaved A, B, A, B ... so a busy machine slows both sides alike: read the ratios. The
@@ -212,7 +211,8 @@ def summarise(pairs: list[dict], tracked: list[dict], peak: float, peaks: list[f
     if tracked:
         fit_off = med(p["a"]["fit_seconds"] for p in pairs)
         fit_on = med(t["fit_seconds"] for t in tracked)
-        in_fit = med(sum(e - l for e, l in zip(t["epoch_seconds"], t["logged_epoch_seconds"]))
+        in_fit = med(sum(whole - logged for whole, logged
+                         in zip(t["epoch_seconds"], t["logged_epoch_seconds"], strict=True))
                      for t in tracked)
         out["tracking"] = {
             "fit_seconds_off": fit_off, "fit_seconds_on": fit_on,

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from src.config import register, to_typed
-from src.train import CONF_DIR
+from src.config import CONF_DIR, register, to_typed
 
 
 def main() -> None:
@@ -30,8 +29,7 @@ def main() -> None:
     marks = {"python_ready": time.time() - t0}  # seconds since the harness started the process
     register()
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
-        dict_cfg = compose("config", overrides=[*args.overrides, "trainer.verbose=0"])
-        cfg = to_typed(dict_cfg)
+        cfg = to_typed(compose("config", overrides=[*args.overrides, "trainer.verbose=0"]))
     marks["config_checked"] = time.time() - t0
 
     import keras
@@ -46,13 +44,13 @@ def main() -> None:
     fields = {"side": "project", "batch_size": cfg.trainer.batch_size,
               "trainer": dataclasses.asdict(cfg.trainer)}
     if args.tracking_uri:
-        from src import relaunch, train
+        from src import train
 
         cfg.tracking.uri, cfg.tracking.experiment = args.tracking_uri, "benchmark"
         cfg.tracking.skip_finished = False  # every pair trains, even with an identical config
-        job = relaunch.JobDir(Path(tempfile.mkdtemp(prefix="bench-job-")))
+        job_dir = Path(tempfile.mkdtemp(prefix="bench-job-"))
         start = time.perf_counter()
-        train.run(cfg, relaunch.config_hash(dict_cfg), job, [probe])
+        train.train_config(cfg, job_dir, [probe])
         fields.update(tracked=True, run_seconds=time.perf_counter() - start)
     else:
         splits = data.load(cfg.dataset)

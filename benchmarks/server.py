@@ -19,13 +19,13 @@ def start(workdir: Path, env: dict[str, str], timeout: float = 120) -> Server:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    log = open(workdir / "mlflow-server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-         "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with open(workdir / "mlflow-server.log", "w") as log:  # the child keeps its own handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+             "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -94,7 +94,9 @@ def _with_address(uri: str, host: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def native_args(compose: dict, env: dict[str, str], *, db_port: int, artifacts: str | Path) -> list[str]:
+def native_args(
+    compose: dict, env: dict[str, str], *, db_port: int, artifacts: str | Path
+) -> list[str]:
     """`mlflow server ...` args from compose with only the addresses made local."""
     service = compose["services"][SERVICE]
     cmd = [interpolate(str(arg), env) for arg in service["command"]]

@@ -1,48 +1,104 @@
-"""Typed run configuration.
+"""Typed run configuration: the schema `conf/config.yaml` composes into, and its checks.
 
-The dataclasses are registered in Hydra's ConfigStore as schemas for `conf/config.yaml`, so a
-misspelled key or a wrong type (`optimizer.lr=abc`) fails at composition with OmegaConf's own
-message. Range checks live in `__post_init__` and run when `to_typed` turns the composed config
-into these objects - the first thing every entry point does, before any data or MLflow work.
+The dataclasses are registered in Hydra's ConfigStore, so a misspelled key, a wrong type
+(`optimizer.lr=abc`) or an unknown name (`model.name=resnet`) fails at composition with
+OmegaConf's message. Ranges are checked in `__post_init__`, which runs whenever these objects
+are built: by `to_typed`, the first thing every entry point does, and by tests.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, ClassVar, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from src.errors import BadInput
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput):
     """A value that type-checks but makes no sense (negative epochs, dropout of 1.5)."""
 
 
-def _check(ok: bool, key: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r} is invalid: must be {rule}")
+class Choice(str, Enum):
+    """An option of a config group; prints as its value (`cnn`, not `ModelName.cnn`)."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
-class Split(str, Enum):
+class DatasetName(Choice):
+    mnist = "mnist"
+    fashion_mnist = "fashion_mnist"
+
+
+TRAIN_IMAGES = 60_000  # in the training file of either dataset (their SHA-256 are checked)
+
+
+class ModelName(Choice):
+    cnn = "cnn"
+    mlp = "mlp"
+    lenet5 = "lenet5"
+
+
+class RegName(Choice):
+    none = "none"
+    dropout = "dropout"
+    batchnorm = "batchnorm"
+
+
+class OptimizerName(Choice):
+    adam = "adam"
+    sgd = "sgd"
+
+
+# The config groups and their options, each option a file conf/<group>/<option>.yaml
+# (tests/test_config.py holds the two together). `reg=dropout` sets `reg.name: dropout`.
+CHOICES: dict[str, type[Choice]] = {
+    "dataset": DatasetName, "model": ModelName, "reg": RegName, "optimizer": OptimizerName,
+}
+
+
+class Split(Choice):
     last = "last"  # the last `val_size` training images (MNIST notebook)
     random = "random"  # shuffled with `split_seed` (homework: 80/20, random_state=42)
 
 
-class BNPlacement(str, Enum):
+class BNPlacement(Choice):
     before_activation = "before_activation"  # conv -> BN -> relu (homework LeNet-5)
     after_activation = "after_activation"  # conv+relu -> BN (MNIST notebook)
 
 
-class Precision(str, Enum):
+class Precision(Choice):
     float32 = "float32"  # the notebooks' math
     mixed_bfloat16 = "mixed_bfloat16"  # bfloat16 compute, float32 weights: faster on AMX CPUs
 
 
+class Checked:
+    """Range checks whose message names the key, the rule and the default to fall back on."""
+
+    group: ClassVar[str] = ""  # the key prefix: `trainer` for TrainerConfig
+
+    def check(self, key: str, ok: bool, rule: str) -> None:
+        if ok:
+            return
+        default = next(f.default for f in fields(self) if f.name == key)
+        path = f"{self.group}.{key}" if self.group else key
+        shown = "null" if default is None else default
+        raise ConfigError(f"{path}={getattr(self, key)!r} is invalid: it must be {rule} "
+                          f"(the default is {path}={shown})")
+
+
 @dataclass
-class DatasetConfig:
-    name: str = "mnist"
+class DatasetConfig(Checked):
+    group: ClassVar[str] = "dataset"
+    name: DatasetName = DatasetName.mnist
     data_dir: Optional[str] = "${oc.env:DATA_DIR,null}"
     split: Split = Split.last
     val_size: float = 10000  # >= 1: a count of images; < 1: a fraction of the training set
@@ -50,19 +106,24 @@ class DatasetConfig:
     train_limit: Optional[int] = None  # keep only the first N training images (smoke runs)
 
     def __post_init__(self) -> None:
-        _check(self.val_size > 0, "dataset.val_size", self.val_size, "> 0")
+        size = self.val_size
+        count = 1 <= size < TRAIN_IMAGES and float(size).is_integer()
+        self.check("val_size", 0 < size < 1 or count,
+                   f"a fraction in (0, 1) or a whole count of images in [1, {TRAIN_IMAGES})")
         limit = self.train_limit
-        _check(limit is None or limit >= 1, "dataset.train_limit", limit, ">= 1 or null")
+        self.check("train_limit", limit is None or limit >= 1, ">= 1, or null for all images")
 
 
 @dataclass
-class ModelConfig:
-    name: str = "cnn"
+class ModelConfig(Checked):
+    group: ClassVar[str] = "model"
+    name: ModelName = ModelName.cnn
 
 
 @dataclass
-class RegConfig:
-    name: str = "none"
+class RegConfig(Checked):
+    group: ClassVar[str] = "reg"
+    name: RegName = RegName.none
     conv_dropout: float = 0.0  # after each conv block's pooling
     dense_dropout: float = 0.0  # after the last hidden (feature) layer
     batchnorm: bool = False
@@ -70,43 +131,42 @@ class RegConfig:
 
     def __post_init__(self) -> None:
         for key in ("conv_dropout", "dense_dropout"):
-            rate = getattr(self, key)
-            _check(0.0 <= rate < 1.0, f"reg.{key}", rate, "in [0, 1)")
+            self.check(key, 0.0 <= getattr(self, key) < 1.0, "in [0, 1)")
 
 
 @dataclass
-class OptimizerConfig:
-    name: str = "adam"
+class OptimizerConfig(Checked):
+    group: ClassVar[str] = "optimizer"
+    name: OptimizerName = OptimizerName.adam
     lr: float = 1e-3
     momentum: float = 0.0  # SGD only
 
     def __post_init__(self) -> None:
-        _check(self.lr > 0, "optimizer.lr", self.lr, "> 0")
-        _check(0.0 <= self.momentum < 1.0, "optimizer.momentum", self.momentum, "in [0, 1)")
+        self.check("lr", self.lr > 0, "> 0")
+        self.check("momentum", 0.0 <= self.momentum < 1.0, "in [0, 1)")
 
 
 @dataclass
-class TrainerConfig:
+class TrainerConfig(Checked):
+    group: ClassVar[str] = "trainer"
     epochs: int = 10
     batch_size: int = 32
     verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     # Speed knobs (BENCHMARKS.md has what each buys); only `precision` can change the math.
     jit_compile: Optional[bool] = None  # null: Keras' "auto": XLA on GPU, off on CPU (slower there)
     steps_per_execution: int = 16  # batches per compiled call; callbacks still see every epoch
-    fused_adam: bool = False  # TensorFlow: Adam in one kernel per weight: less CPU, not faster
-    data_on_device: bool = False  # JAX: keep the training set on the GPU, shuffle and slice there
     precision: Precision = Precision.float32  # mixed_bfloat16: opt in, compare accuracy
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
-        _check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
-        _check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
-        spe = self.steps_per_execution
-        _check(spe >= 1, "trainer.steps_per_execution", spe, ">= 1")
+        self.check("epochs", self.epochs >= 1, ">= 1")
+        self.check("batch_size", self.batch_size >= 1, ">= 1")
+        self.check("verbose", self.verbose in (0, 1, 2), "0, 1 or 2")
+        self.check("steps_per_execution", self.steps_per_execution >= 1, ">= 1")
 
 
 @dataclass
-class TrackingConfig:
+class TrackingConfig(Checked):
+    group: ClassVar[str] = "tracking"
     uri: Optional[str] = None  # null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here
     experiment: str = "${dataset.name}-${model.name}"
     log_model: bool = False
@@ -114,12 +174,12 @@ class TrackingConfig:
     wait_for_server: float = 600.0  # seconds the end of a run waits for a server that went down
 
     def __post_init__(self) -> None:
-        wait = self.wait_for_server
-        _check(wait >= 0, "tracking.wait_for_server", wait, ">= 0 (seconds)")
+        self.check("wait_for_server", self.wait_for_server >= 0, ">= 0 (seconds)")
+        self.check("experiment", bool(self.experiment.strip()), "a non-empty name")
 
 
 @dataclass
-class Config:
+class Config(Checked):
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     reg: RegConfig = field(default_factory=RegConfig)
@@ -128,13 +188,8 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0
 
-
-_CHOICES = {
-    "dataset": ("mnist", "fashion_mnist"),
-    "model": ("cnn", "mlp", "lenet5"),
-    "reg": ("none", "dropout", "batchnorm"),
-    "optimizer": ("adam", "sgd"),
-}
+    def __post_init__(self) -> None:
+        self.check("seed", 0 <= self.seed < 2**32, "in [0, 2**32), as NumPy's seeding requires")
 
 
 def command_digest(overrides: Any) -> str:
@@ -142,7 +197,10 @@ def command_digest(overrides: Any) -> str:
 
     Registered with use_cache, so a sweep's jobs resolve `hydra.sweep.dir` to the value the
     launching process computed from the sweep's overrides - the way Hydra keeps `${now:}`.
+    The overrides are read as typed: `tracking.experiment=${dataset.name}` is not resolved.
     """
+    if isinstance(overrides, ListConfig):
+        overrides = OmegaConf.to_container(overrides, resolve=False)
     canonical = json.dumps(sorted(str(o) for o in overrides))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -155,10 +213,12 @@ def register() -> None:
 
 
 def to_typed(cfg: DictConfig) -> Config:
-    """Resolve the composed config into dataclasses, running every range check."""
-    typed = OmegaConf.to_object(cfg)
-    for group, names in _CHOICES.items():
-        name = getattr(typed, group).name
-        _check(name in names, f"{group}.name", name, f"one of {', '.join(names)}")
-    return typed
-
+    """The composed config (with or without Hydra's node) as checked dataclasses."""
+    if "hydra" in cfg:
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            del cfg["hydra"]
+    try:
+        return OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as exc:  # e.g. an interpolation that does not resolve
+        raise ConfigError(f"{exc.full_key}: {exc.msg.splitlines()[0]}") from exc

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
-from src.config import DatasetConfig, Split
+from src.config import DatasetConfig, DatasetName, Split
+from src.errors import BadInput
 
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 
-FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist"}
+FOLDERS = {DatasetName.mnist: "mnist", DatasetName.fashion_mnist: "fashion-mnist"}
 
 CLASS_NAMES = {
-    "mnist": [str(d) for d in range(10)],
-    "fashion_mnist": [
+    DatasetName.mnist: [str(d) for d in range(10)],
+    DatasetName.fashion_mnist: [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ],
@@ -37,22 +37,30 @@ FILES = {
 
 # SHA-256 of the uncompressed files, as published with the official releases.
 SHA256 = {
-    "mnist": {
-        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    DatasetName.mnist: {
+        "train-images-idx3-ubyte":
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte":
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte":
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte":
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     },
-    "fashion_mnist": {
-        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    DatasetName.fashion_mnist: {
+        "train-images-idx3-ubyte":
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte":
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte":
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte":
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
 }
 
 
-class DataError(RuntimeError):
+class DataError(BadInput):
     """Data missing, truncated or corrupt: raised before any training starts."""
 
 
@@ -107,7 +115,10 @@ def load_arrays(name: str, data_dir: Optional[str]) -> tuple[dict[str, np.ndarra
 
 
 def _download(name: str, searched: list[Path]) -> dict[str, np.ndarray]:
-    import keras  # deferred: only the online fallback needs it
+    from src.console import quiet_startup
+
+    with quiet_startup():  # deferred: only the online fallback needs Keras
+        import keras
 
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
@@ -127,6 +138,8 @@ def _scale(images: np.ndarray) -> np.ndarray:
 
 
 def load(cfg: DatasetConfig) -> Splits:
+    from sklearn.model_selection import train_test_split  # 1 s to import: only when splitting
+
     arrays, source = load_arrays(cfg.name, cfg.data_dir)
     val_size = int(cfg.val_size) if cfg.val_size >= 1 else cfg.val_size
     # shuffle=False makes train_test_split hold out the *last* val_size images.
@@ -144,3 +157,9 @@ def load(cfg: DatasetConfig) -> Splits:
         _scale(arrays["x_test"]), arrays["y_test"].astype("int64"),
         CLASS_NAMES[cfg.name], source,
     )
+
+
+def split_sizes(splits: Splits) -> dict[str, object]:
+    """Where the data came from and how it was split, as run params."""
+    return {"data.source": splits.source, "data.n_train": len(splits.y_train),
+            "data.n_val": len(splits.y_val), "data.n_test": len(splits.y_test)}

@@ -5,18 +5,19 @@ Dropout and BatchNormalization at the places the notebooks used.
 """
 
 import keras
+import numpy as np
 from keras import layers
 
-from src.config import BNPlacement, ModelConfig, RegConfig
+from src.config import BNPlacement, ModelConfig, ModelName, RegConfig
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 # Where each notebook put BN relative to the ReLU (used when reg.bn_placement is null).
 NOTEBOOK_BN_PLACEMENT = {
-    "cnn": BNPlacement.after_activation,
-    "mlp": BNPlacement.after_activation,
-    "lenet5": BNPlacement.before_activation,
+    ModelName.cnn: BNPlacement.after_activation,
+    ModelName.mlp: BNPlacement.after_activation,
+    ModelName.lenet5: BNPlacement.before_activation,
 }
 
 
@@ -82,7 +83,7 @@ def lenet5(reg: RegConfig, bn_before: bool) -> list[layers.Layer]:
     ]
 
 
-BUILDERS = {"cnn": cnn, "mlp": mlp, "lenet5": lenet5}
+BUILDERS = {ModelName.cnn: cnn, ModelName.mlp: mlp, ModelName.lenet5: lenet5}
 
 
 def build(model: ModelConfig, reg: RegConfig) -> keras.Sequential:
@@ -90,3 +91,9 @@ def build(model: ModelConfig, reg: RegConfig) -> keras.Sequential:
     stack = BUILDERS[model.name](reg, bn_before=placement == BNPlacement.before_activation)
     name = f"{model.name}_{reg.name}"
     return keras.Sequential([keras.Input(INPUT_SHAPE), *stack], name=name)
+
+
+def parameter_counts(model: keras.Model) -> dict[str, int]:
+    """All weights (BN's moving statistics included) and the trainable ones, as run params."""
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    return {"model.params": model.count_params(), "model.trainable_params": trainable}

@@ -32,7 +32,7 @@ def curves(history: dict[str, list[float]]) -> Figure:
     """Train vs validation loss and accuracy per epoch: the overfitting picture."""
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], "o-", label=f"train {metric}")
         ax.plot(epochs, history[f"val_{metric}"], "o-", label=f"validation {metric}")
         ax.set(xlabel="epoch", ylabel=metric, title=f"Training and validation {metric}")
@@ -62,7 +62,8 @@ def image_grid(images: np.ndarray, titles: list[str], title: str, wrong=None) ->
 
 def predictions(images, y_true, y_pred, class_names: list[str]) -> Figure:
     """The homework's `GT:x P:y` grid; wrong predictions framed and titled in red."""
-    titles = [f"GT:{class_names[t]} P:{class_names[p]}" for t, p in zip(y_true, y_pred)]
+    pairs = zip(y_true, y_pred, strict=True)
+    titles = [f"GT:{class_names[true]} P:{class_names[pred]}" for true, pred in pairs]
     wrong = np.asarray(y_true) != np.asarray(y_pred)
     n_wrong = int(wrong.sum())
     title = f"First {len(images)} test images: ground truth vs prediction ({n_wrong} wrong)"
@@ -77,7 +78,8 @@ def preview(images, labels, class_names: list[str], split: str) -> Figure:
 
 def split_previews(data: Splits, n: int = 25) -> dict[str, Figure]:
     """What the model sees: the first `n` training-split and test images, keyed by PNG name."""
+    names = data.class_names
     return {
-        "preview_train.png": preview(data.x_train[:n], data.y_train[:n], data.class_names, "training"),
-        "preview_test.png": preview(data.x_test[:n], data.y_test[:n], data.class_names, "test"),
+        "preview_train.png": preview(data.x_train[:n], data.y_train[:n], names, "training"),
+        "preview_test.png": preview(data.x_test[:n], data.y_test[:n], names, "test"),
     }

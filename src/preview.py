@@ -13,16 +13,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from src import data, plots
-from src.config import register, to_typed
+from src import console, data, errors, plots
+from src.config import CONF_DIR, register, to_typed
 
+console.quiet_by_default()
 register()
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(dict_cfg: DictConfig) -> None:
-    splits = data.load(to_typed(dict_cfg).dataset)
+    with errors.reported():
+        splits = data.load(to_typed(dict_cfg).dataset)
     out = Path(HydraConfig.get().runtime.output_dir)
     for name, figure in plots.split_previews(splits).items():
         figure.savefig(out / name)

@@ -2,67 +2,73 @@
 
     python -m src.train                                  # the MNIST notebook's CNN
     python -m src.train -m reg=none,dropout,batchnorm    # its three-way comparison
+
+Before this runs, src.preflight has checked the config (every job's, for a sweep).
 """
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from src.config import Config, register, to_typed
+from src import console, errors
+from src.config import CONF_DIR, Config, register, to_typed
 
-if TYPE_CHECKING:
-    from src.relaunch import JobDir
-
+console.quiet_by_default()
 register()
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(dict_cfg: DictConfig) -> float:
     """Train one configuration; returns the final validation accuracy for sweepers."""
-    cfg = to_typed(dict_cfg)  # range checks, before anything slow is even imported
-    from src import relaunch
+    hydra_cfg = HydraConfig.get()
+    # Bad input ends a single run with one line; in a sweep the job fails alone, Hydra reports it.
+    single = hydra_cfg.mode == RunMode.RUN
+    with errors.reported() if single else contextlib.nullcontext():
+        return train_config(to_typed(dict_cfg), Path(hydra_cfg.runtime.output_dir))
 
-    # The job dir is where an interrupted launch left a backup to resume.
-    return run(cfg, relaunch.config_hash(dict_cfg), relaunch.JobDir.current())
 
-
-def run(cfg: Config, key: str, job: "JobDir", callbacks: Sequence = ()) -> float:
+def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
     """The recipe for a checked config; `callbacks` let the benchmark time this very path."""
-    # Imported here, not at the top: TensorFlow and MLflow take seconds to load, and `--help`
-    # or a rejected config should answer without waiting for them.
-    import keras
+    # Imported here: MLflow and TensorFlow take seconds to load, and `--help`, a rejected config
+    # or a finished config skipped on re-launch should not wait for them.
+    from src import data
+    from src.tracking import lifecycle, provenance, resume, store
 
-    from src import data, models, relaunch, tracking, trainer
-
-    uri = tracking.tracking_uri(cfg.tracking)
-    tracking.check_reachable(uri)
-    if cfg.tracking.skip_finished and (done := relaunch.finished_run(uri, cfg.tracking, key)):
-        print(f"{tracking.run_name(cfg)}: skipped, config {key} already FINISHED as run "
+    uri, name = store.tracking_uri(cfg.tracking.uri), provenance.run_name(cfg)
+    store.check_reachable(uri)
+    config_hash, job = resume.config_hash(cfg), resume.JobDir(job_dir)
+    if cfg.tracking.skip_finished and (
+        done := resume.finished_run(uri, cfg.tracking.experiment, config_hash)
+    ):
+        print(f"{name}: skipped, config {config_hash} already FINISHED as run "
               f"{done.info.run_id} (tracking.skip_finished=false trains it again)")
         return done.data.metrics["val_accuracy"]
+    splits = data.load(cfg.dataset)  # located and verified before any MLflow run exists
 
-    with tracking.run(cfg, uri, key, job) as active:  # a job failing from here on shows FAILED
-        splits = data.load(cfg.dataset)
+    with console.quiet_startup():
+        import keras
+
+        from src import models, trainer
+        from src.tracking import artifacts
+        from src.tracking.epoch_metrics import EpochMetrics
+
+        device = trainer.device()
+    with lifecycle.training_run(cfg, uri, config_hash, job) as run_id:  # FAILED if anything raises
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
         model = models.build(cfg.model, cfg.reg)
-        tracking.log_params({
-            **tracking.parameter_counts(model),
-            "device": trainer.device(),
-            "data.source": splits.source,
-            "data.n_train": len(splits.y_train),
-            "data.n_val": len(splits.y_val),
-            "data.n_test": len(splits.y_test),
-        })
-        epochs = tracking.EpochMetrics(active.info.run_id, cfg.tracking.wait_for_server, job)
+        lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
+                              "device": device})
+        epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
         trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [epochs, *callbacks], job.backup)
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
-        tracking.log_results(model, splits, epochs.history, result, cfg.tracking)
-    print(f"{tracking.run_name(cfg)}: test accuracy {result.test_accuracy:.4f}")
+        artifacts.log_results(model, splits, epochs.history, result, cfg.tracking)
+    print(f"{name}: test accuracy {result.test_accuracy:.4f}")
     return epochs.history["val_accuracy"][-1]
 
 

@@ -8,10 +8,8 @@ from typing import Optional
 import keras
 import numpy as np
 
-from src.config import OptimizerConfig, TrainerConfig
+from src.config import OptimizerConfig, OptimizerName, TrainerConfig
 from src.data import Splits
-from src.device_batches import DeviceBatches
-from src.fused_adam import FusedAdam
 
 
 def device() -> str:
@@ -21,13 +19,15 @@ def device() -> str:
     return f"{kind} ({', '.join(devices)}; keras backend {keras.backend.backend()})"
 
 
-def optimizer(cfg: OptimizerConfig, fused_adam: bool = False) -> keras.optimizers.Optimizer:
-    if cfg.name == "adam":
-        fused = fused_adam and keras.backend.backend() == "tensorflow"
-        return (FusedAdam if fused else keras.optimizers.Adam)(learning_rate=cfg.lr)
-    if cfg.name == "sgd":
-        return keras.optimizers.SGD(learning_rate=cfg.lr, momentum=cfg.momentum)
-    raise ValueError(f"optimizer.name={cfg.name!r}: expected adam or sgd")
+OPTIMIZERS = {
+    OptimizerName.adam: lambda cfg: keras.optimizers.Adam(learning_rate=cfg.lr),
+    OptimizerName.sgd: lambda cfg: keras.optimizers.SGD(learning_rate=cfg.lr,
+                                                        momentum=cfg.momentum),
+}
+
+
+def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
+    return OPTIMIZERS[cfg.name](cfg)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -48,19 +48,12 @@ class Evaluation:
     y_pred: np.ndarray  # predicted class per test image
 
 
-def training_input(data: Splits, cfg: TrainerConfig) -> dict:
-    """`fit`'s training data: reshuffled every epoch, or batches kept on the device (JAX)."""
-    backend = keras.backend.backend()
-    if cfg.data_on_device:
-        if backend != "jax":
-            raise ValueError(
-                f"trainer.data_on_device=true needs KERAS_BACKEND=jax (this run uses "
-                f"{backend}); drop it to feed NumPy arrays"
-            )
-        return {"x": DeviceBatches(data.x_train, data.y_train, cfg.batch_size)}
-    if backend == "tensorflow":
-        return {"x": reshuffled_batches(data.x_train, data.y_train, cfg.batch_size)}
-    return {"x": data.x_train, "y": data.y_train, "batch_size": cfg.batch_size}
+def training_input(data: Splits, batch_size: int) -> dict:
+    """`fit`'s training data, in a new order every epoch (see `reshuffled_batches`)."""
+    if keras.backend.backend() == "tensorflow":
+        batches = reshuffled_batches(data.x_train, data.y_train, batch_size)
+        return {"x": batches, "shuffle": False}  # the pipeline shuffles; Keras would warn
+    return {"x": data.x_train, "y": data.y_train, "batch_size": batch_size, "shuffle": True}
 
 
 def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int):
@@ -101,14 +94,14 @@ def fit(
         backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
         callbacks = [*callbacks, backup]
     model.compile(
-        optimizer=optimizer(opt, cfg.fused_adam),
+        optimizer=optimizer(opt),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile="auto" if cfg.jit_compile is None else cfg.jit_compile,
         steps_per_execution=cfg.steps_per_execution,
     )
     return model.fit(
-        **training_input(data, cfg),
+        **training_input(data, cfg.batch_size),
         epochs=cfg.epochs,
         validation_data=(data.x_val, data.y_val),
         callbacks=[EpochTimer(), *callbacks],

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real datasets, the CLI in a subprocess, a real MLflow server.
+"""Shared fixtures: the composed config, the real datasets, the CLI in a subprocess, real
+tracking stores and servers.
 
 Server start/stop code lives in tests/servers.py (a plain module, shared with test files).
 """
@@ -9,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
 
+from src.config import CONF_DIR, register, to_typed
 from tests import servers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +28,12 @@ def data_dir() -> str | None:
     return str(shared) if shared.is_dir() else None
 
 
+needs_data = pytest.mark.skipif(data_dir() is None, reason="set DATA_DIR to the IDX files")
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **extra)
+    env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra})
     if data_dir():
         env["DATA_DIR"] = data_dir()
     return env
@@ -38,6 +45,31 @@ def run_cli(module: str, *args: str, cwd: Path, timeout: float = 900, **env: str
         [sys.executable, "-m", module, *args],
         cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def compose():
+    """`compose(*overrides)`: conf/ composed as `python -m src.train <overrides>` composes it,
+    typed and range-checked. With `hydra=True`, the untyped config with Hydra's own node."""
+    register()
+
+    def composed(*overrides: str, hydra: bool = False):
+        with initialize_config_dir(CONF_DIR, version_base="1.3"):
+            cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=hydra)
+        return cfg if hydra else to_typed(cfg)
+
+    return composed
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path):
+    """A fresh SQLite tracking store, also set as the process's tracking URI."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.end_run()
 
 
 @pytest.fixture

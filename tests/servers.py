@@ -6,6 +6,7 @@ because `mlflow server` runs uvicorn workers in child processes.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.client
 import importlib.util
@@ -20,9 +21,9 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SETUP_SQL = ROOT / "scripts" / "tracking-db.sql"
@@ -66,7 +67,8 @@ def wait_for_http(url: str, timeout: float = 180, proc: subprocess.Popen | None 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} was up:\n{_tail(log)}")
+            raise RuntimeError(
+                f"server exited with {proc.returncode} before {url} was up:\n{_tail(log)}")
         try:
             if http_status(url, timeout=2) == 200:
                 return
@@ -90,16 +92,14 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=10)
 
 
 @contextmanager
 def mlflow_process(args: list[str], log_path: Path, env: dict | None = None) -> Iterator[str]:
-    """Run `python -m mlflow <args>` (args include --host/--port); yield its http URI once healthy."""
+    """Run `python -m mlflow <args>` (with --host/--port); yield its http URI once healthy."""
     host, port = args[args.index("--host") + 1], args[args.index("--port") + 1]
     uri = f"http://{host}:{port}"
     with open(log_path, "wb") as log:
@@ -175,12 +175,14 @@ def postgres_cluster(user: str, password: str, db: str) -> Iterator[int]:
             opts = (f"-c listen_addresses=127.0.0.1 -p {port} -k {shlex.quote(str(base))}"
                     " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
             started = True
-            subprocess.run(_as_cluster_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log),
-                                              "-w", "-t", "60", "-o", opts, "start"]),
+            subprocess.run(_as_cluster_owner([str(bindir / "pg_ctl"), "-D", str(data),
+                                              "-l", str(log), "-w", "-t", "60", "-o", opts,
+                                              "start"]),
                            check=True, capture_output=True)
             subprocess.run([str(bindir / "psql"), "-X", "-q", "-h", str(base), "-p", str(port),
                             "-U", "postgres", "-d", "postgres", "-v", f"user={user}",
-                            "-v", f"password={password}", "-v", f"db={db}", "-f", str(PG_SETUP_SQL)],
+                            "-v", f"password={password}", "-v", f"db={db}",
+                            "-f", str(PG_SETUP_SQL)],
                            check=True, capture_output=True)
         except subprocess.CalledProcessError as e:
             raise RuntimeError(f"{shlex.join(e.cmd)} failed:\n{e.stderr.decode(errors='replace')}"

@@ -10,9 +10,7 @@ import pytest
 
 from src import data
 from src.config import DatasetConfig, Split
-from tests.conftest import data_dir
-
-needs_data = pytest.mark.skipif(data_dir() is None, reason="set DATA_DIR to the IDX files")
+from tests.conftest import data_dir, needs_data
 
 
 @pytest.fixture

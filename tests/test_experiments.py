@@ -2,77 +2,73 @@
 and all of them train end to end in one real multirun."""
 
 import pytest
-from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
-from src.config import Config, Split, register, to_typed
+from src.config import RegName, Split
 from tests.conftest import ROOT, run_cli
 
-register()
 PRESETS = sorted(path.stem for path in (ROOT / "conf" / "experiment").glob("*.yaml"))
-REGS = ["none", "dropout", "batchnorm"]
-
-
-def typed(*overrides: str) -> Config:
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return to_typed(compose("config", overrides=list(overrides)))
 
 
 def test_the_notebook_presets_exist():
     assert {"mnist_cnn", "fashion_mlp", "fashion_lenet5", "debug"} <= set(PRESETS)
 
 
-@pytest.mark.parametrize("reg", REGS)
+@pytest.mark.parametrize("reg", list(RegName))
 @pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_composes_with_every_reg_into_its_own_experiment(preset, reg):
-    cfg = typed(f"experiment={preset}", f"reg={reg}")
+def test_every_preset_composes_with_every_reg_into_its_own_experiment(compose, preset, reg):
+    cfg = compose(f"experiment={preset}", f"reg={reg}")
     assert cfg.reg.name == reg
     assert cfg.tracking.experiment == preset
 
 
-def test_mnist_cnn_is_the_mnist_notebook():
-    cfg = typed("experiment=mnist_cnn")
+def test_mnist_cnn_is_the_mnist_notebook(compose):
+    cfg = compose("experiment=mnist_cnn")
     assert (cfg.dataset.name, cfg.model.name, cfg.reg.name) == ("mnist", "cnn", "none")
     assert (cfg.optimizer.name, cfg.optimizer.lr) == ("adam", 1e-3)
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (10, 32)
     assert (cfg.dataset.split, cfg.dataset.val_size) == (Split.last, 10000)
-    dropout = typed("experiment=mnist_cnn", "reg=dropout").reg
+    dropout = compose("experiment=mnist_cnn", "reg=dropout").reg
     assert (dropout.conv_dropout, dropout.dense_dropout) == (0.25, 0.5)
 
 
-def test_fashion_mlp_is_homework_part_3():
-    cfg = typed("experiment=fashion_mlp")
+def test_fashion_mlp_is_homework_part_3(compose):
+    cfg = compose("experiment=fashion_mlp")
     assert (cfg.dataset.name, cfg.model.name, cfg.reg.name) == ("fashion_mnist", "mlp", "none")
     assert cfg.optimizer.name == "adam"
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (20, 128)
-    assert (cfg.dataset.split, cfg.dataset.val_size, cfg.dataset.split_seed) == (Split.random, 0.2, 42)
+    assert (cfg.dataset.split, cfg.dataset.val_size, cfg.dataset.split_seed) == (
+        Split.random, 0.2, 42)
 
 
-@pytest.mark.parametrize("reg, epochs", [("none", 10), ("dropout", 15), ("batchnorm", 15)])
-def test_fashion_lenet5_epochs_follow_the_reg_choice(reg, epochs):
-    cfg = typed("experiment=fashion_lenet5", f"reg={reg}")
-    assert (cfg.dataset.name, cfg.model.name, cfg.optimizer.name) == ("fashion_mnist", "lenet5", "adam")
+@pytest.mark.parametrize(("reg", "epochs"), [("none", 10), ("dropout", 15), ("batchnorm", 15)])
+def test_fashion_lenet5_epochs_follow_the_reg_choice(compose, reg, epochs):
+    cfg = compose("experiment=fashion_lenet5", f"reg={reg}")
+    assert (cfg.dataset.name, cfg.model.name, cfg.optimizer.name) == (
+        "fashion_mnist", "lenet5", "adam")
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (epochs, 32)
-    assert (cfg.dataset.split, cfg.dataset.val_size, cfg.dataset.split_seed) == (Split.random, 0.2, 42)
+    assert (cfg.dataset.split, cfg.dataset.val_size, cfg.dataset.split_seed) == (
+        Split.random, 0.2, 42)
 
 
-def test_fashion_lenet5_dropout_is_one_half_everywhere_only_in_the_preset():
-    reg = typed("experiment=fashion_lenet5", "reg=dropout").reg
+def test_fashion_lenet5_dropout_is_one_half_everywhere_only_in_the_preset(compose):
+    reg = compose("experiment=fashion_lenet5", "reg=dropout").reg
     assert (reg.conv_dropout, reg.dense_dropout, reg.batchnorm) == (0.5, 0.5, False)
-    plain = typed("model=lenet5", "dataset=fashion_mnist", "reg=dropout").reg
+    plain = compose("model=lenet5", "dataset=fashion_mnist", "reg=dropout").reg
     assert (plain.conv_dropout, plain.dense_dropout) == (0.25, 0.5)
-    bn = typed("experiment=fashion_lenet5", "reg=batchnorm").reg
+    bn = compose("experiment=fashion_lenet5", "reg=batchnorm").reg
     assert bn.batchnorm and bn.bn_placement is None  # null: lenet5's conv -> BN -> relu
 
 
-def test_command_line_values_beat_the_preset():
-    cfg = typed("experiment=fashion_lenet5", "reg=dropout", "trainer.epochs=3", "reg.dense_dropout=0.2")
+def test_command_line_values_beat_the_preset(compose):
+    cfg = compose("experiment=fashion_lenet5", "reg=dropout", "trainer.epochs=3",
+                  "reg.dense_dropout=0.2")
     assert (cfg.trainer.epochs, cfg.reg.conv_dropout, cfg.reg.dense_dropout) == (3, 0.5, 0.2)
-    assert typed("experiment=fashion_lenet5", "model=cnn").model.name == "cnn"
+    assert compose("experiment=fashion_lenet5", "model=cnn").model.name == "cnn"
 
 
-def test_debug_is_one_epoch_on_a_small_subset():
-    cfg = typed("experiment=debug")
+def test_debug_is_one_epoch_on_a_small_subset(compose):
+    cfg = compose("experiment=debug")
     assert (cfg.trainer.epochs, cfg.dataset.train_limit) == (1, 2000)
 
 

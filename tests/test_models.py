@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from src.config import BNPlacement, ModelConfig, RegConfig
-from src.models import build
+from src.config import BNPlacement, ModelConfig, ModelName, RegConfig
+from src.models import build, parameter_counts
 
 NONE = RegConfig()
 DROPOUT = RegConfig(name="dropout", conv_dropout=0.25, dense_dropout=0.5)
@@ -16,7 +16,7 @@ def trainable(model) -> int:
 
 
 @pytest.mark.parametrize(
-    "model, reg, total, n_trainable",
+    ("model", "reg", "total", "n_trainable"),
     [
         ("cnn", NONE, 121_930, 121_930),
         ("cnn", DROPOUT, 121_930, 121_930),
@@ -31,6 +31,7 @@ def test_parameter_counts_match_the_notebooks(model, reg, total, n_trainable):
     built = build(ModelConfig(model), reg)
     assert built.count_params() == total
     assert trainable(built) == n_trainable
+    assert parameter_counts(built) == {"model.params": total, "model.trainable_params": n_trainable}
 
 
 def layer_kinds(model) -> list[str]:
@@ -65,13 +66,14 @@ def test_bn_placement_override_moves_batchnorm():
 
 
 def test_lenet5_with_homework_dropout_has_three_dropout_layers():
-    built = build(ModelConfig("lenet5"), RegConfig(name="dropout", conv_dropout=0.5, dense_dropout=0.5))
+    homework = RegConfig(name="dropout", conv_dropout=0.5, dense_dropout=0.5)
+    built = build(ModelConfig("lenet5"), homework)
     assert [layer.rate for layer in built.layers if type(layer).__name__ == "Dropout"] == [0.5] * 3
 
 
-def test_every_model_outputs_class_probabilities():
+@pytest.mark.parametrize("name", list(ModelName))
+def test_every_model_choice_outputs_class_probabilities(name):
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
-    for name in ("cnn", "mlp", "lenet5"):
-        probs = np.asarray(build(ModelConfig(name), NONE)(x))
-        assert probs.shape == (4, 10)
-        np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    probs = np.asarray(build(ModelConfig(name), NONE)(x))
+    assert probs.shape == (4, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)

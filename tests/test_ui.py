@@ -1,4 +1,4 @@
-"""The MLflow UI as a person uses it: a real sweep's runs, ticked and compared, in headless Chromium.
+"""The MLflow UI as a person uses it: a real sweep's runs, ticked and compared, in Chromium.
 
 Screenshots land in test-artifacts/ for a human to look at. Needs Debian's `chromium` and
 `chromium-driver`; Selenium is pointed at both, so it never tries to download a browser.
@@ -21,7 +21,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = ROOT / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1600,1300"]
+         "--disable-component-update", "--no-first-run", "--disable-sync",
+         "--window-size=1600,1300"]
 RUNS = ["mnist-cnn-batchnorm-s0", "mnist-cnn-dropout-s0", "mnist-cnn-none-s0"]
 
 pytestmark = [
@@ -33,7 +34,8 @@ pytestmark = [
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
-    assert CHROMEDRIVER.exists(), "chromium is installed but not its driver: apt-get install -y chromium-driver"
+    assert CHROMEDRIVER.exists(), ("chromium is installed but not its driver: "
+                                   "apt-get install -y chromium-driver")
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not look for downloads
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
@@ -97,7 +99,8 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
                            browser.find_element(By.XPATH, "//*[normalize-space()='Run details']"))
     screenshot(browser, "ui-compare-runs.png")
 
-    result = run_cli("src.compare", "--out", "report", cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
+    result = run_cli("src.compare", "--out", "report", cwd=tmp_path,
+                     MLFLOW_TRACKING_URI=mlflow_server)
     assert result.returncode == 0, result.stderr[-3000:]
     [cmp] = client.search_runs([exp_id], "tags.kind = 'comparison'")
     browser.get(f"{mlflow_server}/#/experiments/{exp_id}/runs/{cmp.info.run_id}/artifacts")

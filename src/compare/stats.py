@@ -1,0 +1,153 @@
+"""Per-group statistics over seeds and the verdict of each group against the baseline.
+
+Test accuracy is compared with Welch's t-test (scipy.stats.ttest_ind, equal_var=False): seeds
+are independent samples and nothing says regularization leaves the seed-to-seed variance alone.
+"""
+
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from scipy import stats
+
+from src.compare.selection import CompareError, RunRecord
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+TEST_NAME = "Welch's t-test (two-sided, unequal variances: scipy.stats.ttest_ind(equal_var=False))"
+
+
+@dataclass
+class Curve:
+    """A metric per epoch across a group's seeds: mean and the min..max band."""
+
+    epochs: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+@dataclass
+class GroupStats:
+    label: str
+    runs: list[RunRecord]
+    test_accuracy: np.ndarray  # one value per seed
+    mean: float
+    std: Optional[float]  # sample std (ddof=1); None for a single run
+    ci: Optional[tuple[float, float]]  # t-based interval for the mean; None for a single run
+    best_val_accuracy: float  # maximum of the seed-averaged validation accuracy curve ...
+    best_epoch: int  # ... and the epoch where it occurs
+    loss_gap: float  # train loss - validation loss at the last epoch, mean over seeds
+    epoch_seconds: float  # mean over every epoch of every seed
+    model_params: list[str]  # distinct `model.params` values
+    curves: dict[str, Curve]
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+
+def confidence_interval(values: np.ndarray,
+                        level: float = CONFIDENCE) -> Optional[tuple[float, float]]:
+    """Student-t interval for the mean: mean ± t(level, n-1) · s/√n; None below two values."""
+    if len(values) < 2:
+        return None
+    mean, sem = float(values.mean()), float(stats.sem(values))
+    if sem == 0:  # scipy answers nan for a zero-width interval
+        return mean, mean
+    low, high = stats.t.interval(level, len(values) - 1, loc=mean, scale=sem)
+    return float(low), float(high)
+
+
+def curve(runs: list[RunRecord], key: str) -> Curve:
+    """Seeds aligned by epoch; an epoch only some seeds reached averages over those seeds."""
+    longest = max(len(r.curves[key]) for r in runs)
+    table = np.full((len(runs), longest), np.nan)
+    for row, run in zip(table, runs, strict=True):
+        row[: len(run.curves[key])] = run.curves[key]
+    return Curve(np.arange(1, longest + 1), np.nanmean(table, axis=0),
+                 np.nanmin(table, axis=0), np.nanmax(table, axis=0))
+
+
+def summarize(label: str, runs: list[RunRecord]) -> GroupStats:
+    acc = np.array([r.test_accuracy for r in runs])
+    curves = {key: curve(runs, key) for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    val = curves["val_accuracy"]
+    best = int(np.argmax(val.mean))
+    return GroupStats(
+        label=label,
+        runs=runs,
+        test_accuracy=acc,
+        mean=float(acc.mean()),
+        std=float(acc.std(ddof=1)) if len(acc) > 1 else None,
+        ci=confidence_interval(acc),
+        best_val_accuracy=float(val.mean[best]),
+        best_epoch=int(val.epochs[best]),
+        loss_gap=float(np.mean([r.curves["loss"][-1] - r.curves["val_loss"][-1] for r in runs])),
+        epoch_seconds=float(np.mean(np.concatenate([r.curves["epoch_seconds"] for r in runs]))),
+        model_params=sorted({r.params.get("model.params", "?") for r in runs}),
+        curves=curves,
+    )
+
+
+@dataclass
+class Verdict:
+    group: str
+    baseline: str
+    diff_pt: float  # difference of mean test accuracy, percentage points
+    n: int
+    n_baseline: int
+    p_value: Optional[float]  # None: fewer than two seeds on a side, or no variation at all
+    alpha: float = ALPHA
+
+    @property
+    def testable(self) -> bool:
+        return min(self.n, self.n_baseline) >= 2
+
+    @property
+    def significant(self) -> Optional[bool]:
+        return None if self.p_value is None else self.p_value < self.alpha
+
+    def text(self) -> str:
+        head = f"{self.group} vs {self.baseline}: {self.diff_pt:+.2f} pt"
+        sizes = (f"n={self.n} each" if self.n == self.n_baseline
+                 else f"n={self.n} vs {self.n_baseline}")
+        if not self.testable:
+            return (f"{head} from {sizes}: no significance claim is possible "
+                    "with a single seed on a side")
+        if self.p_value is None:
+            return f"{head}, p undefined ({sizes}): every seed gave the same test accuracy"
+        if not self.significant:
+            return f"{head}, not significant (p={self.p_value:.2g}, {sizes})"
+        better = "higher" if self.diff_pt > 0 else "lower"
+        return (f"{head}, significant at α={self.alpha:g} (p={self.p_value:.2g}, {sizes}): "
+                f"{self.group}'s test accuracy is {better}")
+
+
+def verdict(group: GroupStats, baseline: GroupStats, alpha: float = ALPHA) -> Verdict:
+    p_value = None
+    if min(group.n, baseline.n) >= 2:
+        with warnings.catch_warnings():  # zero variance on both sides: scipy warns, returns nan
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = stats.ttest_ind(group.test_accuracy, baseline.test_accuracy, equal_var=False)
+        p_value = float(result.pvalue) if np.isfinite(result.pvalue) else None
+    diff = 100 * (group.mean - baseline.mean)
+    return Verdict(group.label, baseline.label, diff, group.n, baseline.n, p_value, alpha)
+
+
+def order(labels: list[str], baseline: Optional[str]) -> list[str]:
+    """Baseline first (default: a group named `none`, else the first), the rest sorted."""
+    def key(name: str) -> tuple:
+        try:
+            return (0, float(name), name)
+        except ValueError:
+            return (1, 0.0, name)
+
+    ranked = sorted(labels, key=key)
+    if baseline is not None and baseline not in ranked:
+        raise CompareError(f"baseline {baseline!r} is not a group; groups: {', '.join(ranked)}")
+    if baseline is None:
+        default = [n for n in ranked if "none" in n.replace("=", " ").split()]
+        baseline = default[0] if default else ranked[0]
+    return [baseline, *[n for n in ranked if n != baseline]]

@@ -1,0 +1,62 @@
+"""What a run prints: Hydra's job lines, Keras' per-epoch line, the run's name and its result.
+
+The rest is start-up chatter no one acts on: TensorFlow's C++ lines (oneDNN, CPU features,
+CUDA probing on a machine without a GPU) and MLflow's store-migration INFO lines. Both are
+silenced by default; `MNIST_LAB_VERBOSE=1` brings them back, and a level you export yourself
+(`TF_CPP_MIN_LOG_LEVEL`, `MLFLOW_LOGGING_LEVEL`) always wins.
+"""
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+VERBOSE_ENV = "MNIST_LAB_VERBOSE"
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ INFO and WARNING lines; errors still show
+    "MLFLOW_LOGGING_LEVEL": "WARNING",  # "Creating initial MLflow database tables..." and such
+}
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def quiet_by_default() -> None:
+    """Set the quiet levels before TensorFlow or MLflow loads; exported values win, and worker
+    processes (joblib, submitit) inherit them."""
+    if verbose():
+        return
+    for name, value in QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # "generated new fontManager"
+
+
+@contextmanager
+def quiet_startup() -> Iterator[None]:
+    """Hold back what the C++ runtime writes to stderr while TensorFlow loads and probes its
+    devices, and show it only if that fails.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the lines TensorFlow logs before it initializes absl
+    logging (tensorflow/tensorflow#100442), so they are caught at the file descriptor.
+    """
+    if verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

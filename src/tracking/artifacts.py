@@ -1,0 +1,68 @@
+"""What the end of a run logs: test metrics and the notebooks' figures, for the run's UI page."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import mlflow
+from hydra.core.hydra_config import HydraConfig
+from sklearn.metrics import confusion_matrix
+
+from src import plots
+from src.config import TrackingConfig
+from src.data import Splits
+from src.tracking import faults
+from src.trainer import Evaluation
+
+
+def model_summary(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return "\n".join(lines)
+
+
+def confusion_csv(cm, class_names: list[str]) -> str:
+    """Rows true, columns predicted, each headed by its class name."""
+    header = "true\\predicted," + ",".join(class_names)
+    rows = [f"{name}," + ",".join(map(str, row)) for name, row in zip(class_names, cm, strict=True)]
+    return "\n".join([header, *rows]) + "\n"
+
+
+def log_results(
+    model: keras.Model,
+    data: Splits,
+    history: dict[str, list[float]],
+    result: Evaluation,
+    cfg: TrackingConfig,
+) -> None:
+    """Test metrics plus the artifacts the notebooks showed, into the active run.
+
+    Everything is written locally first and uploaded in one call, so a short server outage
+    costs a retry of that call (re-uploading is harmless; metrics go last, logged once).
+    """
+    names = data.class_names
+    cm = confusion_matrix(data.y_test, result.y_pred, labels=range(len(names)))
+    figures = {
+        "plots/confusion_matrix.png": plots.confusion(cm, names),
+        "plots/curves.png": plots.curves(history),
+        "plots/test_predictions.png": plots.predictions(
+            data.x_test[:25], data.y_test[:25], result.y_pred[:25], names
+        ),
+        **{f"plots/{name}": fig for name, fig in plots.split_previews(data).items()},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        (out / "plots").mkdir()
+        (out / "confusion_matrix.csv").write_text(confusion_csv(cm, names))
+        for path, figure in figures.items():
+            figure.savefig(out / path)
+            plots.close(figure)
+        (out / "model_summary.txt").write_text(model_summary(model))
+        if HydraConfig.initialized():
+            shutil.copytree(Path(HydraConfig.get().runtime.output_dir) / ".hydra", out / ".hydra")
+        if cfg.log_model:
+            model.save(out / "model.keras")
+        faults.patiently(lambda: mlflow.log_artifacts(tmp), cfg.wait_for_server)
+    metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy}
+    faults.patiently(lambda: mlflow.log_metrics(metrics), cfg.wait_for_server)

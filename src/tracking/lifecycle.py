@@ -1,0 +1,83 @@
+"""A training run's life in MLflow: its experiment, its start (or resumption), its params, and
+its end: FINISHED, FAILED when the body raises, KILLED on SIGTERM or Ctrl-C. Never RUNNING."""
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from src.config import Config
+from src.tracking import faults, provenance
+from src.tracking.resume import JobDir
+
+
+def experiment_id(name: str) -> str:
+    """Look the experiment up by name, creating it if missing. A sweep creates it before its
+    jobs start (src.tracking.sweep); the second try covers single runs racing to create it."""
+    try:
+        return mlflow.set_experiment(name).experiment_id
+    except MlflowException:
+        return mlflow.set_experiment(name).experiment_id
+
+
+@contextmanager
+def training_run(
+    cfg: Config, uri: str, config_hash: str = "", job: Optional[JobDir] = None
+) -> Iterator[str]:
+    """The MLflow run of one training job, as the active run; yields its id.
+
+    Logs the config and library versions as params. With a job dir, the run an interrupted
+    launch of the same config left there is resumed (same run id, RUNNING again) and its id
+    is recorded there for the next launch.
+    """
+    faults.fail_fast_http()
+    mlflow.set_tracking_uri(uri)
+    experiment = experiment_id(cfg.tracking.experiment)
+    resume = job.interrupted_run(config_hash, experiment) if job else None
+    tags = {**provenance.run_tags(), **({"config_hash": config_hash} if config_hash else {})}
+    active = mlflow.start_run(
+        run_id=resume, experiment_id=experiment, run_name=provenance.run_name(cfg), tags=tags
+    )
+    run_id = active.info.run_id
+    if resume:
+        print(f"Resuming MLflow run {run_id}: an earlier launch of this config was interrupted")
+    else:
+        print(f"{provenance.run_name(cfg)}: MLflow run {run_id} in experiment "
+              f"{cfg.tracking.experiment!r} at {uri}")
+    if job:
+        job.remember(run_id, config_hash)
+    status = "FAILED"
+    own_handler = faults.sigterm_raises()
+    try:
+        log_params({**provenance.flat_params(cfg), **provenance.library_versions()})
+        yield run_id
+        status = "FINISHED"
+    except (SystemExit, KeyboardInterrupt):  # SIGTERM, Ctrl-C, submitit requeueing the job
+        status = "KILLED"
+        raise
+    finally:
+        if own_handler:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        faults.patiently(lambda: _end(run_id, status), cfg.tracking.wait_for_server)
+    if job:
+        job.forget()
+
+
+def _end(run_id: str, status: str) -> None:
+    """mlflow.end_run forgets the active run before its request: a retry ends it by id."""
+    if mlflow.active_run():
+        mlflow.end_run(status)
+    else:
+        MlflowClient().set_terminated(run_id, status)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params the active run lacks; a resumed run keeps its first launch's values (MLflow
+    refuses to change a param, and the device or a library version may differ on re-launch)."""
+    run_id = mlflow.active_run().info.run_id
+    logged = MlflowClient().get_run(run_id).data.params
+    mlflow.log_params({k: v for k, v in params.items() if k not in logged})

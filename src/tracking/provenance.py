@@ -1,0 +1,78 @@
+"""What a run records about itself: its name, its config as params, and where it came from
+(the code's git commit, library versions, the Hydra job and sweep it belongs to)."""
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from src.config import Config
+from src.tracking import resume
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Distribution -> module: a version is recorded when the run's process loaded the module, so a
+# JAX run does not claim the TensorFlow that happens to be installed beside it.
+LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "keras": "keras", "mlflow": "mlflow",
+             "hydra-core": "hydra", "numpy": "numpy", "scikit-learn": "sklearn"}
+
+
+def run_name(cfg: Config) -> str:
+    """What the UI's run list shows, e.g. `mnist-cnn-dropout-s0`."""
+    return f"{cfg.dataset.name}-{cfg.model.name}-{cfg.reg.name}-s{cfg.seed}"
+
+
+def flat_params(cfg: Config) -> dict[str, Any]:
+    """The resolved config as `group.key` params; `tracking.*` is bookkeeping, not a param."""
+    tree = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    tree.pop("tracking")
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk(tree, "")
+    return flat
+
+
+def library_versions() -> dict[str, str]:
+    return {f"version.{name}": metadata.version(name)
+            for name, module in LIBRARIES.items() if module in sys.modules}
+
+
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def git_tags() -> dict[str, str]:
+    """The code's commit, and whether uncommitted changes ran with it."""
+    commit = _git("rev-parse", "HEAD") or "unknown"
+    return {
+        "git.commit": commit,
+        "mlflow.source.git.commit": commit,  # shown as the run's source version in the UI
+        "git.dirty": str(bool(_git("status", "--porcelain", "--untracked-files=no"))).lower(),
+    }
+
+
+def run_tags() -> dict[str, str]:
+    """Provenance: the code's commit and the Hydra job (and sweep) this run belongs to."""
+    tags = git_tags()
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        tags["hydra.overrides"] = " ".join(hydra.overrides.task)
+        tags["hydra.output_dir"] = hydra.runtime.output_dir
+        if hydra.mode == RunMode.MULTIRUN:
+            tags["hydra.sweep_dir"] = hydra.sweep.dir
+            tags["hydra.job_num"] = str(hydra.job.num)
+            if parent := resume.parent_run_id(Path(hydra.sweep.dir)):
+                tags["mlflow.parentRunId"] = parent  # nests the run under its sweep in the UI
+    return tags

@@ -1,0 +1,49 @@
+"""Where runs go, and whether that store can be used: standard library only, so a check costs
+no MLflow or TensorFlow import."""
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from src.errors import BadInput
+
+LOCAL_STORE = "mlflow.db"  # the default store: a SQLite file in the launch directory
+
+
+class TrackingError(BadInput):
+    """The tracking store cannot be used; raised before any training starts."""
+
+
+def tracking_uri(configured: Optional[str] = None) -> str:
+    """`configured` (tracking.uri, --tracking-uri), else $MLFLOW_TRACKING_URI, else a SQLite file
+    in the launch directory."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    return uri or f"sqlite:///{Path.cwd() / LOCAL_STORE}"
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def store_exists(uri: str) -> bool:
+    """False for a SQLite file not created yet: reading it through MLflow would create it."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).exists()
+    return True
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on a dead server instead of MLflow's minutes of retries mid-run."""
+    if not is_server(uri):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            return
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}). Start "
+            f"it (`mlflow server --host 127.0.0.1 --port 5000`, or the stack in the README), or "
+            f"unset tracking.uri / MLFLOW_TRACKING_URI to log to the local sqlite:///{LOCAL_STORE}."
+        ) from exc

@@ -1,0 +1,44 @@
+"""`python -m src.compare` as a user runs it: usage errors, a missing store, a real seed sweep."""
+
+import pytest
+from mlflow import MlflowClient
+
+from src.compare import cli
+from tests.conftest import run_cli
+
+
+def test_missing_store_exits_non_zero_without_traceback(tmp_path):
+    result = run_cli("src.compare", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"no tracking store at sqlite:///{tmp_path / 'mlflow.db'}" in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--filter", "dataset"], "expected KEY=VALUE"), (["--alpha", "2"], "must be in (0, 1)"),
+    (["--by", "reg", "reg.name"], "a key is given twice")])
+def test_bad_arguments_are_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.parse(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_seed_sweep_then_compare_end_to_end(tmp_path):
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    sweep = run_cli("src.train", "-m", "reg=none,dropout", "seed=0,1", "trainer.epochs=1",
+                    "dataset.train_limit=1000", cwd=tmp_path, **env)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    result = run_cli("src.compare", "--out", "report", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| **none** | 2 |" in md and "| **dropout** | 2 |" in md
+    assert "Welch's t-test" in md
+    verdict = next(line for line in md.splitlines() if line.startswith("- dropout vs none: "))
+    assert "significant (p=" in verdict and "n=2 each" in verdict
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name("mnist-cnn")
+    [cmp] = client.search_runs([exp.experiment_id], "tags.kind = 'comparison'")
+    assert cmp.info.run_name == "compare-mnist-cnn-by-reg"
+    artifacts = {a.path for a in client.list_artifacts(cmp.info.run_id)}
+    assert {"report.md", "report.html", "validation_curves.png", "test_accuracy.png"} <= artifacts

@@ -1,0 +1,80 @@
+"""What a run prints: its MLflow run, Keras' line per epoch, its result; start-up chatter only
+when asked for."""
+
+import os
+import re
+
+import pytest
+from mlflow import MlflowClient
+
+from src import console
+from tests.conftest import run_cli
+
+
+def test_start_up_chatter_is_held_back(capfd, monkeypatch):
+    monkeypatch.delenv(console.VERBOSE_ENV, raising=False)
+    with console.quiet_startup():
+        os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on\n")
+    assert capfd.readouterr().err == ""
+
+
+def failing_start_up() -> None:
+    with console.quiet_startup():
+        os.write(2, b"E0000 the reason it failed\n")
+        raise ImportError("libcudart.so.12: cannot open shared object file")
+
+
+def test_held_back_lines_are_shown_when_start_up_fails(capfd, monkeypatch):
+    monkeypatch.delenv(console.VERBOSE_ENV, raising=False)
+    with pytest.raises(ImportError):
+        failing_start_up()
+    assert capfd.readouterr().err == "E0000 the reason it failed\n"
+
+
+def test_verbose_mode_holds_nothing_back(capfd, monkeypatch):
+    monkeypatch.setenv(console.VERBOSE_ENV, "1")
+    with console.quiet_startup():
+        os.write(2, b"I0000 oneDNN\n")
+    assert capfd.readouterr().err == "I0000 oneDNN\n"
+
+
+def test_quiet_levels_yield_to_exported_ones(monkeypatch):
+    monkeypatch.delenv(console.VERBOSE_ENV, raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
+    console.quiet_by_default()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "WARNING"
+
+
+SMALL = ("trainer.epochs=2", "dataset.train_limit=500", "dataset.val_size=500")
+# Start-up chatter a run must not print: TensorFlow's C++ logging and CUDA probing, Python
+# warnings (Keras' ignored `shuffle`, a failing Hydra callback), MLflow's store migrations.
+CHATTER = re.compile(r"^[IWE]\d{4} |absl::InitializeLog|oneDNN|cuda|Warning:|warnings\.warn|"
+                     r"MissingMandatoryValue|Creating initial MLflow database", re.I | re.M)
+
+
+@pytest.mark.slow
+def test_a_good_run_prints_its_run_the_epochs_and_the_result_and_nothing_else(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_cli("src.train", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_id = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("mnist-cnn").experiment_id])[0].info.run_id
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"mnist-cnn-none-s0: MLflow run {run_id} in experiment 'mnist-cnn' at {uri}"
+    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    assert sum("val_accuracy: " in line for line in lines) == 2
+    assert re.fullmatch(r"mnist-cnn-none-s0: test accuracy 0\.\d{4}", lines[-1])
+    assert len(lines) == 6, result.stdout
+    assert not CHATTER.search(result.stdout + result.stderr), result.stderr[-3000:]
+    assert result.stderr == ""
+
+
+@pytest.mark.slow
+def test_verbose_mode_brings_the_start_up_chatter_back_to_a_run(tmp_path):
+    result = run_cli("src.train", *SMALL, "trainer.epochs=1", cwd=tmp_path,
+                     MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                     MNIST_LAB_VERBOSE="1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Creating initial MLflow database tables" in result.stderr

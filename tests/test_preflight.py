@@ -1,0 +1,158 @@
+"""Bad input, as a user types it: one subprocess per case, single runs and sweeps alike.
+
+Each must exit 1 with a message naming the key, file or server and saying what to do, print no
+traceback, and leave nothing behind: no tracking store, and for a rejected config no output
+directory and no TensorFlow, MLflow or Keras loaded.
+"""
+
+import gzip
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_env, data_dir, free_port, needs_data, run_cli
+
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+         "t10k-labels-idx1-ubyte")
+HEAVY = ("tensorflow", "keras", "mlflow", "jax")
+MODES = pytest.mark.parametrize("mode", [(), ("-m",)], ids=["run", "sweep"])
+
+REJECTED = [  # (overrides, what the message must say); ours are one line, Hydra's are not
+    (("trainer.epochs=0",), "error: trainer.epochs=0 is invalid: it must be >= 1"),
+    (("reg.conv_dropout=1.5",), "error: reg.conv_dropout=1.5 is invalid: it must be in [0, 1)"),
+    (("seed=-1",), "error: seed=-1 is invalid"),
+    (("dataset.val_size=60000",), "error: dataset.val_size=60000.0 is invalid"),
+    (("tracking.experiment=${nowhere}",), "error: tracking.experiment: Interpolation key"),
+    (("reg=foo",), "Available options in 'reg'"),
+    (("optimizer.lr=abc",), "full_key: optimizer.lr"),
+    (("trainer.epoch=3",), "Key 'epoch' not in 'TrainerConfig'"),
+]
+SWEEP_REJECTED = [  # one bad value among good ones: no job may start
+    (("trainer.epochs=1,0",),
+     "error: sweep job #1 (trainer.epochs=0): trainer.epochs=0 is invalid"),
+    (("reg=none,foo",), "sweep job #1 (reg=foo): In 'config': Could not find 'reg/foo'"),
+    (("optimizer.lr=0.1,abc",), "sweep job #1 (optimizer.lr=abc): Error merging override"),
+    (("experiment=fashion_lenet5", "reg=none,dropout", "reg.dense_dropout=0.5,1"),
+     "sweep job #1 (experiment=fashion_lenet5 reg=none reg.dense_dropout=1)"),
+]
+
+
+# Runs argv[2:] and writes its peak RSS (KB) to argv[1]. A child's ru_maxrss includes its
+# parent's memory at the fork, and pytest's own is large once a test has loaded TensorFlow.
+PEAK_RSS = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def launch(*args: str, cwd: Path, **env: str) -> tuple[subprocess.CompletedProcess, int]:
+    """`python -X importtime -m src.train args`, and its peak resident memory in MB."""
+    command = [sys.executable, "-X", "importtime", "-m", "src.train", *args]
+    with tempfile.TemporaryDirectory() as scratch:
+        peak = Path(scratch) / "peak_rss_kb"
+        result = subprocess.run([sys.executable, "-c", PEAK_RSS, str(peak), *command], cwd=cwd,
+                                env=cli_env(**env), capture_output=True, text=True, timeout=600)
+        return result, int(peak.read_text()) // 1024
+
+
+def user_lines(stderr: str) -> str:
+    """stderr without `-X importtime`'s lines."""
+    return "\n".join(line for line in stderr.splitlines() if not line.startswith("import time:"))
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages the process imported, from `-X importtime`'s report."""
+    names = (line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines()
+             if line.startswith("import time:"))
+    return {name.split(".")[0] for name in names}
+
+
+def assert_rejected(result, message: str) -> None:
+    said = user_lines(result.stderr)
+    assert result.returncode == 1, said[-2000:]
+    assert message.removeprefix("error: ") in said, said[-2000:]
+    assert "Traceback" not in said
+    assert not result.stdout.strip(), result.stdout
+    if message.startswith("error: "):  # the project's own check: exactly one line
+        assert said.startswith("error: ")
+        assert said.strip() == said.strip().splitlines()[0], said
+
+
+@MODES
+@pytest.mark.parametrize(("overrides", "message"), REJECTED, ids=[o[0] for o, _ in REJECTED])
+def test_a_rejected_config_answers_in_one_message_and_touches_nothing(tmp_path, mode, overrides,
+                                                                      message):
+    result, _ = launch(*mode, *overrides, cwd=tmp_path)
+    assert_rejected(result, message)
+    assert list(tmp_path.iterdir()) == [], "a rejected config created files"
+    assert not imported(result.stderr) & set(HEAVY)
+
+
+@pytest.mark.parametrize(("overrides", "message"), SWEEP_REJECTED,
+                         ids=[" ".join(o) for o, _ in SWEEP_REJECTED])
+def test_a_sweep_with_one_bad_value_launches_no_job(tmp_path, overrides, message):
+    result, _ = launch("-m", *overrides, cwd=tmp_path)
+    assert_rejected(result, message)
+    assert list(tmp_path.iterdir()) == [], "a rejected sweep created files"
+    assert not imported(result.stderr) & set(HEAVY)
+
+
+def test_a_rejected_config_costs_no_more_than_a_few_dozen_megabytes(tmp_path):
+    result, peak_mb = launch("trainer.epochs=0", cwd=tmp_path)
+    assert result.returncode == 1
+    assert peak_mb < 150, f"{peak_mb} MB: something heavy was loaded"
+
+
+def test_hydra_full_error_shows_the_traceback(tmp_path):
+    result, _ = launch("trainer.epochs=0", cwd=tmp_path, HYDRA_FULL_ERROR="1")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def broken_copy(tmp_path: Path, damage: str) -> Path:
+    """A data dir holding MNIST with one file damaged: truncated, corrupt, or missing."""
+    folder = tmp_path / "data" / "mnist"
+    shutil.copytree(Path(data_dir()) / "mnist", folder)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    if damage == "truncated":
+        labels.write_bytes(labels.read_bytes()[:1000])
+    elif damage == "corrupt":
+        raw = bytearray(gzip.decompress(labels.read_bytes()))
+        raw[100] = (raw[100] + 1) % 10  # one flipped label: valid gzip, wrong content
+        labels.write_bytes(gzip.compress(bytes(raw)))
+    else:
+        labels.unlink()
+    return folder.parent
+
+
+@needs_data
+@MODES
+@pytest.mark.parametrize(("damage", "message"), [
+    ("truncated", "t10k-labels-idx1-ubyte.gz: not a readable gzip file"),
+    ("corrupt", "t10k-labels-idx1-ubyte.gz: SHA-256 of the uncompressed data is"),
+    ("missing", "holds only part of mnist; missing: "),
+])
+def test_bad_data_is_named_before_any_run_exists(tmp_path, mode, damage, message):
+    broken = broken_copy(tmp_path, damage)
+    work = tmp_path / "work"
+    work.mkdir()
+    result, _ = launch(*mode, f"dataset.data_dir={broken}", cwd=work)
+    assert_rejected(result, message)
+    assert not (work / "mlflow.db").exists() and not (work / "mlruns").exists()
+
+
+@MODES
+def test_an_unreachable_server_is_named_before_anything_starts(tmp_path, mode):
+    uri = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("src.train", *mode, "trainer.epochs=1", cwd=tmp_path, timeout=300,
+                     MLFLOW_TRACKING_URI=uri)
+    assert_rejected(result, f"error: MLflow tracking server {uri} is unreachable")
+    assert "mlflow server" in result.stderr and "MLFLOW_TRACKING_URI" in result.stderr
+    assert not (tmp_path / "multirun").exists()

@@ -1,0 +1,200 @@
+"""Faults a long sweep meets, with real processes: a dead or restarted server, kill -9, SIGTERM,
+a job that raises. Nothing may be lost or left RUNNING."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from tests import servers
+from tests.conftest import ROOT, cli_env, run_cli
+
+pytestmark = pytest.mark.faults
+EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+SMALL = ("dataset.train_limit=1000", "dataset.val_size=1000")
+
+
+class Training:
+    """`python -m src.train ...` in the background, its output collected as it comes."""
+
+    def __init__(self, *args: str, cwd: Path, **env: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "src.train", *args], cwd=cwd, env=cli_env(**env),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until(self, condition, what: str, timeout: float = 600) -> None:
+        """Poll `condition()` while training runs; fail with the output if it never holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            tail = self.output[-3000:]
+            assert self.proc.poll() is None, f"training exited before {what}:\n{tail}"
+            assert time.monotonic() < deadline, f"no {what} after {timeout} s:\n{tail}"
+            time.sleep(0.5)
+
+    def finish(self, timeout: float = 900) -> int:
+        self.proc.wait(timeout=timeout)
+        self._reader.join()
+        return self.proc.returncode
+
+    def kill(self, sig: int) -> None:
+        os.killpg(self.proc.pid, sig)
+
+
+def only_run(uri: str, experiment: str = "mnist-cnn"):
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id]) if found else []
+    assert len(runs) <= 1, [r.info.run_name for r in runs]
+    return runs[0] if runs else None
+
+
+def logged_epochs(uri: str) -> int:
+    """Epochs the training's run has logged so far (0 before the run exists)."""
+    run = only_run(uri)
+    history = MlflowClient(uri).get_metric_history(run.info.run_id, "loss") if run else []
+    return max((m.step for m in history), default=0)
+
+
+def assert_every_epoch_once(uri: str, run_id: str, epochs: int) -> None:
+    client = MlflowClient(uri)
+    for key in EPOCH_KEYS:
+        steps = sorted(m.step for m in client.get_metric_history(run_id, key))
+        assert steps == list(range(1, epochs + 1)), (key, steps)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path):
+    store = tmp_path / "server"
+    store.mkdir()
+    port = servers.free_port()
+    args = ["server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
+            "--serve-artifacts", "--artifacts-destination", str(store / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    uri = f"http://127.0.0.1:{port}"
+    with servers.mlflow_process(args, log_path=store / "first.log"):
+        training = Training("trainer.epochs=5", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+        training.wait_until(lambda: logged_epochs(uri) >= 1, "first epoch logged")
+    training.wait_until(lambda: "buffered" in training.output, "epoch buffered while down")
+    with servers.mlflow_process(args, log_path=store / "second.log"):  # same port, same store
+        assert training.finish() == 0, training.output[-3000:]
+        run = only_run(uri)
+        assert run.info.status == "FINISHED"
+        assert_every_epoch_once(uri, run.info.run_id, epochs=5)
+        assert len(MlflowClient(uri).get_metric_history(run.info.run_id, "test_accuracy")) == 1
+        artifacts = {a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id)}
+        assert {"plots", "confusion_matrix.csv", "model_summary.txt", ".hydra"} <= artifacts
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, mlflow_server):
+    command = ("trainer.epochs=6", "dataset.train_limit=2000", "dataset.val_size=1000")
+    training = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
+    training.wait_until(lambda: logged_epochs(mlflow_server) >= 2, "second epoch logged")
+    training.kill(signal.SIGKILL)
+    training.finish()
+    killed = only_run(mlflow_server)
+    assert killed.info.status == "RUNNING"  # nobody could end it
+    assert list(tmp_path.glob("outputs/*/backup")), "no Keras backup in the job's output dir"
+
+    again = run_cli("src.train", *command, cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Resuming MLflow run {killed.info.run_id}" in again.stdout
+    assert "Epoch 1/6" not in again.stdout, "training restarted from scratch"
+    run = only_run(mlflow_server)
+    assert run.info.run_id == killed.info.run_id and run.info.status == "FINISHED"
+    assert_every_epoch_once(mlflow_server, run.info.run_id, epochs=6)
+    assert not list(tmp_path.glob("outputs/*/backup")), "backup left behind after FINISHED"
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_killed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    training = Training("trainer.epochs=20", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    training.wait_until(lambda: logged_epochs(uri) >= 1, "first epoch logged")
+    training.kill(signal.SIGTERM)
+    assert training.finish() == 128 + signal.SIGTERM
+    assert only_run(uri).info.status == "KILLED"
+
+
+# `python -m src.train`, with training made to raise in the sweep's job #0 (in-process: the
+# basic launcher runs the jobs in the launching process, one after the other).
+FAILING_JOB = """
+import keras
+from hydra.core.hydra_config import HydraConfig
+
+from src import train
+
+fit = keras.Model.fit
+
+
+def fit_failing_in_job_0(self, *args, **kwargs):
+    if HydraConfig.get().job.num == 0:
+        raise RuntimeError("injected failure in job #0")
+    return fit(self, *args, **kwargs)
+
+
+keras.Model.fit = fit_failing_in_job_0
+train.main()
+"""
+
+
+@pytest.mark.slow
+def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path):
+    driver = tmp_path / "train_with_a_failing_job.py"
+    driver.write_text(FAILING_JOB)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = subprocess.run(
+        [sys.executable, str(driver), "-m", "seed=0,1", "trainer.epochs=1", *SMALL],
+        cwd=tmp_path, env=cli_env(MLFLOW_TRACKING_URI=uri), capture_output=True, text=True,
+        timeout=900)
+    assert result.returncode != 0
+    assert "#0 (seed=0 trainer.epochs=1" in result.stderr  # the failed job, by name
+    assert "injected failure in job #0" in result.stderr
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("mnist-cnn").experiment_id])
+    by_seed = {r.data.params.get("seed"): r for r in runs}
+    assert by_seed["0"].info.status == "FAILED"
+    assert by_seed["1"].info.status == "FINISHED"  # the other job still ran
+    assert by_seed[None].info.status == "FAILED"  # the sweep's parent run
+    assert "RUNNING" not in {r.info.status for r in runs}
+
+
+@pytest.mark.slow
+def test_logged_model_loads_with_keras_safe_mode_on(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_cli("src.train", "trainer.epochs=1", *SMALL, "tracking.log_model=true",
+                     cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_id = only_run(uri).info.run_id
+    path = MlflowClient(uri).download_artifacts(run_id, "model.keras", str(tmp_path))
+    model = keras.models.load_model(path, safe_mode=True)
+    assert model.predict(np.zeros((3, 28, 28, 1), "float32"), verbose=0).shape == (3, 10)
+
+
+def test_nothing_in_the_project_turns_keras_safe_mode_off():
+    unsafe = ("safe_mode=False", "safe_mode: false", "enable_unsafe_deserialization")
+    files = [p for d in ("src", "conf", "scripts") for p in (ROOT / d).rglob("*") if p.is_file()]
+    hits = [f"{p}: {u}" for p in files for u in unsafe if u in p.read_text(errors="ignore")]
+    assert not hits

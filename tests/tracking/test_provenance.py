@@ -1,0 +1,32 @@
+"""What every run says about itself: its name, its config as params, its provenance."""
+
+import sys
+
+from src.config import Config, RegConfig
+from src.tracking import provenance
+
+
+def test_run_name_reads_as_dataset_model_reg_seed():
+    cfg = Config(reg=RegConfig(name="dropout"), seed=3)
+    assert provenance.run_name(cfg) == "mnist-cnn-dropout-s3"
+
+
+def test_params_are_the_flattened_config_without_tracking():
+    params = provenance.flat_params(Config())
+    assert params["reg.conv_dropout"] == 0.0 and params["optimizer.lr"] == 1e-3
+    assert params["trainer.epochs"] == 10 and params["seed"] == 0
+    assert params["dataset.split"] == "last" and params["model.name"] == "cnn"
+    assert not any(key.startswith("tracking.") for key in params)
+
+
+def test_versions_are_those_of_the_libraries_the_process_loaded():
+    versions = provenance.library_versions()
+    assert versions["version.mlflow"] and versions["version.numpy"]
+    for name, module in provenance.LIBRARIES.items():
+        assert (f"version.{name}" in versions) == (module in sys.modules), name
+
+
+def test_git_tags_name_the_commit_and_whether_it_was_dirty():
+    tags = provenance.git_tags()
+    assert len(tags["git.commit"]) == 40 and tags["mlflow.source.git.commit"] == tags["git.commit"]
+    assert tags["git.dirty"] in ("true", "false")
