@@ -3,6 +3,7 @@ when asked for."""
 
 import os
 import re
+from unittest import mock
 
 import pytest
 from mlflow import MlflowClient
@@ -38,13 +39,18 @@ def test_verbose_mode_holds_nothing_back(capfd, monkeypatch):
     assert capfd.readouterr().err == "I0000 oneDNN\n"
 
 
-def test_quiet_levels_yield_to_exported_ones(monkeypatch):
-    monkeypatch.delenv(console.VERBOSE_ENV, raising=False)
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
-    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
-    console.quiet_by_default()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
-    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "WARNING"
+def test_quiet_levels_yield_to_exported_ones():
+    exported = {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    unset = (console.VERBOSE_ENV, "MLFLOW_LOGGING_LEVEL")
+    before = dict(os.environ)
+    # patch.dict restores the whole environment, so no level leaks into later tests' commands
+    with mock.patch.dict(os.environ, exported):
+        for name in unset:
+            os.environ.pop(name, None)
+        console.quiet_by_default()
+        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+        assert os.environ["MLFLOW_LOGGING_LEVEL"] == "WARNING"
+    assert dict(os.environ) == before
 
 
 SMALL = ("trainer.epochs=2", "dataset.train_limit=500", "dataset.val_size=500")
