@@ -1,4 +1,5 @@
-"""What a run prints: Hydra's job lines, Keras' per-epoch line, the run's name and its result.
+"""What a run prints: its MLflow run, a line per epoch headed by its name, its result; and
+what a sweep prints: Hydra's job list, then after each job the count done and the time left.
 
 The rest is start-up chatter no one acts on: TensorFlow's C++ lines (oneDNN, CPU features,
 CUDA probing on a machine without a GPU) and MLflow's store-migration INFO lines. Both are
@@ -6,12 +7,22 @@ silenced by default; `MNIST_LAB_VERBOSE=1` brings them back, and a level you exp
 (`TF_CPP_MIN_LOG_LEVEL`, `MLFLOW_LOGGING_LEVEL`) always wins.
 """
 
+import json
 import logging
+import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
 
 VERBOSE_ENV = "MNIST_LAB_VERBOSE"
 QUIET_ENV = {
@@ -60,3 +71,70 @@ def quiet_startup() -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def duration(seconds: float) -> str:
+    """`55 s`, `3 min 10 s`, `1 h 05 min`."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class SweepProgress(Callback):
+    """After each job of a multirun: `sweep: 2/6 jobs done in 3 min 10 s, about 6 min left`.
+
+    The launching process records the sweep's size, its workers and its start in the sweep
+    dir; each job, in whatever process or node runs it, records its own start and end there
+    and prints the count. The time left: the mean length of the jobs done so far, less what
+    the running jobs have already had, plus that length for each wave of jobs not started.
+    """
+
+    STARTED = "sweep_started.json"
+    JOBS = "job_times.txt"  # `<job> start <time>` and `<job> end <time>` lines, appended
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra_plugins.mnist_lab.launcher import plan_tags
+        from src.preflight import job_count
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        workers = int(plan_tags(config).get("sweep.workers", 1))
+        started = {"jobs": job_count(config), "workers": workers, "time": time.time()}
+        (sweep_dir / self.STARTED).write_text(json.dumps(started))
+        (sweep_dir / self.JOBS).unlink(missing_ok=True)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._record(config, "start")
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if self._record(config, "end"):
+            print(self.line(Path(config.hydra.sweep.dir), time.time()), flush=True)
+
+    def _record(self, config: DictConfig, event: str) -> bool:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if config.hydra.mode != RunMode.MULTIRUN or not (sweep_dir / self.STARTED).exists():
+            return False
+        with open(sweep_dir / self.JOBS, "a") as times:  # one short append: atomic
+            times.write(f"{config.hydra.job.num} {event} {time.time()}\n")
+        return True
+
+    def line(self, sweep_dir: Path, now: float) -> str:
+        sweep = json.loads((sweep_dir / self.STARTED).read_text())
+        starts, ends = {}, {}
+        for record in (sweep_dir / self.JOBS).read_text().splitlines():
+            job, event, stamp = record.split()
+            (starts if event == "start" else ends)[job] = float(stamp)
+        line = f"sweep: {len(ends)}"
+        line += f"/{sweep['jobs']}" if sweep["jobs"] else ""
+        line += f" jobs done in {duration(now - sweep['time'])}"
+        if not sweep["jobs"] or len(ends) >= sweep["jobs"]:
+            return line
+        mean = sum(ends[job] - starts[job] for job in ends) / len(ends)
+        running = [now - start for job, start in starts.items() if job not in ends]
+        waiting = sweep["jobs"] - len(starts)
+        left = max([mean - took for took in running] + [0.0])
+        left += math.ceil(waiting / sweep["workers"]) * mean
+        return line + f", about {duration(left)} left"

@@ -35,6 +35,10 @@ class Preflight(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with errors.reported():
+            from hydra_plugins.mnist_lab.launcher import TARGET, sweep_plan
+
+            if config.hydra.launcher._target_ == TARGET:
+                sweep_plan(config.hydra.launcher.workers, [1.0])  # auto, or a count >= 1
             jobs = list(job_configs(config))
             check_data(jobs)
             for uri in sorted({store.tracking_uri(job.tracking.uri) for job in jobs}):
@@ -69,9 +73,18 @@ def job_overrides(config: DictConfig) -> list[list[str]]:
     params = OmegaConf.to_container(params, resolve=False) if params else {}
     arguments = [f"{key}={value}" for key, value in params.items()]
     arguments += OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    hydra = GlobalHydra.instance()  # its config loader expands glob() over a group's options
+    loader = hydra.config_loader() if hydra.is_initialized() else None
+    parser = OverridesParser.create(config_loader=loader)
     batches = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)
     return [list(job) for batch in batches for job in batch]
+
+
+def job_count(config: DictConfig) -> int | None:
+    """How many jobs the sweep launches; None for sweepers that choose jobs as they go."""
+    if config.hydra.sweeper._target_ != BASIC_SWEEPER:
+        return None
+    return len(job_overrides(config))
 
 
 def check_data(jobs: list[Config]) -> None:

@@ -7,6 +7,7 @@ Before this runs, src.preflight has checked the config (every job's, for a sweep
 """
 
 import contextlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,14 +27,15 @@ register()
 def main(dict_cfg: DictConfig) -> float:
     """Train one configuration; returns the final validation accuracy for sweepers."""
     hydra_cfg = HydraConfig.get()
-    # Bad input ends a single run with one line; in a sweep the job fails alone, Hydra reports it.
     single = hydra_cfg.mode == RunMode.RUN
+    # Bad input ends a single run with one line; in a sweep the job fails alone, Hydra reports it.
     with errors.reported() if single else contextlib.nullcontext():
         return train_config(to_typed(dict_cfg), Path(hydra_cfg.runtime.output_dir))
 
 
 def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
     """The recipe for a checked config; `callbacks` let the benchmark time this very path."""
+    started = time.monotonic()
     # Imported here: MLflow and TensorFlow take seconds to load, and `--help`, a rejected config
     # or a finished config skipped on re-launch should not wait for them.
     from src import data
@@ -65,9 +67,12 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
                               "device": device})
         epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
-        trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [epochs, *callbacks], job.backup)
+        timeline = trainer.Timeline(started)
+        trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [timeline, epochs, *callbacks],
+                    job.backup, name)
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
         artifacts.log_results(model, splits, epochs.history, result, cfg.tracking)
+        lifecycle.log_metrics(timeline.seconds(), cfg.tracking.wait_for_server)
     print(f"{name}: test accuracy {result.test_accuracy:.4f}")
     return epochs.history["val_accuracy"][-1]
 

@@ -41,6 +41,49 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+class Timeline(keras.callbacks.Callback):
+    """Where a job's time goes besides training: `startup_seconds`, from `started` (the job's
+    start, time.monotonic) to the first training step, and `finish_seconds`, from the end of
+    fit to the call of `seconds()` (evaluation and artifacts)."""
+
+    def __init__(self, started: float):
+        super().__init__()
+        self.started = started
+        self.first_step = self.fit_end = None
+
+    def seconds(self) -> dict[str, float]:
+        """As metrics; a fit resumed after its last epoch ran no step, so has no start-up."""
+        timings = {"finish_seconds": time.monotonic() - self.fit_end}
+        if self.first_step is not None:
+            timings["startup_seconds"] = self.first_step - self.started
+        return timings
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.first_step is None:
+            self.first_step = time.monotonic()
+
+    def on_train_end(self, logs=None):
+        self.fit_end = time.monotonic()
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One line per epoch, headed by the run's name, so jobs side by side stay readable:
+    `mnist-cnn-dropout-s0 epoch 3/10: loss 0.0812 accuracy 0.9751 ... (41.2 s)`."""
+
+    def __init__(self, run_name: str, epochs: int):
+        super().__init__()
+        self.run_name, self.epochs = run_name, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        seconds = logs.pop("epoch_seconds", None)
+        order = sorted(logs, key=lambda k: (k.startswith("val_"), k.removeprefix("val_") != "loss"))
+        values = " ".join(f"{key} {logs[key]:.4f}" for key in order)
+        took = f" ({seconds:.1f} s)" if seconds is not None else ""
+        # One write per line (flushed), so lines of processes sharing the terminal never mix.
+        print(f"{self.run_name} epoch {epoch + 1}/{self.epochs}: {values}{took}", flush=True)
+
+
 @dataclass
 class Evaluation:
     test_loss: float
@@ -83,8 +126,12 @@ def fit(
     opt: OptimizerConfig,
     callbacks: list[keras.callbacks.Callback],
     backup_dir: Optional[Path] = None,
+    run_name: str = "",
 ) -> keras.callbacks.History:
     """Train with sparse labels (equivalent to the homework's one-hot + categorical CE).
+
+    `cfg.verbose`: 2 prints an `EpochLine` per epoch, 1 Keras' progress bar (for single runs:
+    bars of jobs side by side would interleave), 0 nothing.
 
     With `backup_dir`, Keras backs up weights and optimizer state after every epoch and a
     re-started fit continues after the last completed one; the backup is deleted when fit ends.
@@ -100,12 +147,13 @@ def fit(
         jit_compile="auto" if cfg.jit_compile is None else cfg.jit_compile,
         steps_per_execution=cfg.steps_per_execution,
     )
+    lines = [EpochLine(run_name or model.name, cfg.epochs)] if cfg.verbose == 2 else []
     return model.fit(
         **training_input(data, cfg.batch_size),
         epochs=cfg.epochs,
         validation_data=(data.x_val, data.y_val),
-        callbacks=[EpochTimer(), *callbacks],
-        verbose=cfg.verbose,
+        callbacks=[EpochTimer(), *lines, *callbacks],
+        verbose=1 if cfg.verbose == 1 else 0,
     )
 
 

@@ -39,3 +39,23 @@ def test_quick_benchmark_reports_pairs_flops_tracking_and_startup(tmp_path):
     assert {"train_help_s", "train_config_error_s", "a_to_first_step_s",
             "tracked_to_first_step_s"} <= set(rep["startup"])
     assert rep["trainer"]["steps_per_execution"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(data_dir() is None, reason="set DATA_DIR to the IDX files")
+def test_quick_sweep_benchmark_times_both_sides_and_every_job(tmp_path):
+    out = tmp_path / "sweep.json"
+    result = run_cli("benchmarks.sweep", "--quick", "--out", str(out), cwd=ROOT, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "| **median** |" in result.stdout
+    rep = json.loads(out.read_text())
+
+    (pair,) = rep["pairs"]
+    assert pair["speedup"] == pytest.approx(pair["b"]["wall_s"] / pair["a"]["wall_s"])
+    assert int(pair["a"]["workers"]) >= 1
+    for side in ("a", "b"):
+        assert set(pair[side]["jobs"]) == {"none", "dropout", "batchnorm"}
+        for job in pair[side]["jobs"].values():
+            assert 0 < job["startup_s"] < job["run_s"]
+            assert 0.1 <= job["test_accuracy"] <= 1.0
+    assert all(job["finish_s"] > 0 for job in pair["a"]["jobs"].values())

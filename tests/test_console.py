@@ -1,6 +1,7 @@
 """What a run prints: its MLflow run, Keras' line per epoch, its result; start-up chatter only
 when asked for."""
 
+import json
 import os
 import re
 from unittest import mock
@@ -69,10 +70,13 @@ def test_a_good_run_prints_its_run_the_epochs_and_the_result_and_nothing_else(tm
         [MlflowClient(uri).get_experiment_by_name("mnist-cnn").experiment_id])[0].info.run_id
     lines = result.stdout.splitlines()
     assert lines[0] == f"mnist-cnn-none-s0: MLflow run {run_id} in experiment 'mnist-cnn' at {uri}"
-    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
-    assert sum("val_accuracy: " in line for line in lines) == 2
+    epochs = [line for line in lines if " epoch " in line]
+    assert len(epochs) == 2
+    for number, line in enumerate(epochs, 1):
+        assert re.fullmatch(rf"mnist-cnn-none-s0 epoch {number}/2: loss [\d.]+ accuracy [\d.]+ "
+                            r"val_loss [\d.]+ val_accuracy [\d.]+ \([\d.]+ s\)", line), line
     assert re.fullmatch(r"mnist-cnn-none-s0: test accuracy 0\.\d{4}", lines[-1])
-    assert len(lines) == 6, result.stdout
+    assert len(lines) == 4, result.stdout  # the run, two epochs, the result
     assert not CHATTER.search(result.stdout + result.stderr), result.stderr[-3000:]
     assert result.stderr == ""
 
@@ -84,3 +88,29 @@ def test_verbose_mode_brings_the_start_up_chatter_back_to_a_run(tmp_path):
                      MNIST_LAB_VERBOSE="1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Creating initial MLflow database tables" in result.stderr
+
+
+def sweep_dir_with(tmp_path, jobs: int, workers: int, times: list[str]):
+    (tmp_path / console.SweepProgress.STARTED).write_text(
+        json.dumps({"jobs": jobs, "workers": workers, "time": 1000.0}))
+    (tmp_path / console.SweepProgress.JOBS).write_text("\n".join(times) + "\n")
+    return tmp_path
+
+
+def test_time_left_counts_the_running_jobs_and_the_waves_not_started(tmp_path):
+    # 6 jobs on 2 workers at 1100 s: job 0 took 100 s, job 1 has run 60 s, 4 wait for 2 waves
+    times = ["0 start 1000", "1 start 1040", "0 end 1100"]
+    line = console.SweepProgress().line(sweep_dir_with(tmp_path, 6, 2, times), now=1100.0)
+    assert line == "sweep: 1/6 jobs done in 1 min 40 s, about 4 min 00 s left"  # 40 + 2 x 100
+
+
+def test_the_last_line_says_done_without_an_estimate(tmp_path):
+    times = ["0 start 1000", "0 end 1030"]
+    assert console.SweepProgress().line(sweep_dir_with(tmp_path, 1, 1, times), now=1030.0) == (
+        "sweep: 1/1 jobs done in 30 s")
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.4, "0 s"), (59.6, "1 min 00 s"),
+                                               (190, "3 min 10 s"), (3900, "1 h 05 min")])
+def test_durations_read_as_a_person_says_them(seconds, text):
+    assert console.duration(seconds) == text

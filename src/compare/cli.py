@@ -2,7 +2,7 @@
 
     python -m src.train -m reg=none,dropout,batchnorm seed=0,1,2    # three seeds per choice
     python -m src.compare                                           # group by reg, test, report
-    python -m src.compare --experiment mnist-cnn --by reg --filter dataset=mnist
+    python -m src.compare --experiment mnist_cnn --by reg --filter dataset=mnist
 
 argparse rather than Hydra: on a Hydra command line `experiment=...` picks a preset from the
 `conf/experiment/` group, so the word this tool needs most would mean something else there.

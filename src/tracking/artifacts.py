@@ -12,7 +12,7 @@ from sklearn.metrics import confusion_matrix
 from src import plots
 from src.config import TrackingConfig
 from src.data import Splits
-from src.tracking import faults
+from src.tracking import faults, lifecycle
 from src.trainer import Evaluation
 
 
@@ -65,4 +65,4 @@ def log_results(
             model.save(out / "model.keras")
         faults.patiently(lambda: mlflow.log_artifacts(tmp), cfg.wait_for_server)
     metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy}
-    faults.patiently(lambda: mlflow.log_metrics(metrics), cfg.wait_for_server)
+    lifecycle.log_metrics(metrics, cfg.wait_for_server)

@@ -81,3 +81,8 @@ def log_params(params: dict[str, Any]) -> None:
     run_id = mlflow.active_run().info.run_id
     logged = MlflowClient().get_run(run_id).data.params
     mlflow.log_params({k: v for k, v in params.items() if k not in logged})
+
+
+def log_metrics(metrics: dict[str, float], wait: float) -> None:
+    """Log to the active run, waiting up to `wait` s for a tracking server that went away."""
+    faults.patiently(lambda: mlflow.log_metrics(metrics), wait)

@@ -4,9 +4,12 @@
 `src.preflight` has checked every job. In the launching process, before any job starts, it
 creates the experiment once (parallel jobs racing to create it collide, and lock a SQLite
 store) and starts the parent run - or reopens the one a previous launch of the same sweep
-recorded in the sweep dir. Jobs, in whatever process or node runs them, read that record
-(src.tracking.resume) and tag their runs `mlflow.parentRunId`. The parent ends FINISHED when
-every job completed, else FAILED.
+recorded in the sweep dir - tagged with how the jobs run (`sweep.*`, see the launcher in
+hydra_plugins/mnist_lab). Jobs, in whatever process or node runs them, read that record
+(src.tracking.resume) and tag their runs
+`mlflow.parentRunId`. The parent ends FINISHED when every job completed, else FAILED; a sweep
+stopped early (Ctrl-C, SIGTERM) also ends KILLED the runs of jobs its workers could not end
+themselves (loky kills workers with SIGKILL).
 
 Hydra instantiates callbacks for every command, single runs and rejected configs included, so
 this module imports MLflow only once a multirun starts.
@@ -24,7 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from src.config import to_typed
-from src.tracking.store import is_server, tracking_uri
+from src.tracking.store import tracking_uri
 
 log = logging.getLogger(__name__)
 FAILED_JOBS = "failed_jobs.txt"  # one line per failed job, appended by the job's process
@@ -37,25 +40,25 @@ class SweepRun(Callback):
         import mlflow
         from mlflow import MlflowClient
 
+        from hydra_plugins.mnist_lab.launcher import plan_tags, runs_jobs_here
         from src.tracking import faults, lifecycle, provenance, resume
 
         cfg = to_typed(config)
+        self.local = runs_jobs_here(config)
         self.uri, self.wait = tracking_uri(cfg.tracking.uri), cfg.tracking.wait_for_server
-        parallel = "BasicLauncher" not in config.hydra.launcher._target_
-        if parallel and not is_server(self.uri):
-            log.warning(f"Parallel jobs will share the SQLite store {self.uri}: they wait for each "
-                        "other's writes and may hit 'database is locked'. Point "
-                        "MLFLOW_TRACKING_URI at a tracking server for parallel sweeps.")
         faults.fail_fast_http()
         mlflow.set_tracking_uri(self.uri)
         experiment = lifecycle.experiment_id(cfg.tracking.experiment)
         self.sweep_dir = Path(config.hydra.sweep.dir).resolve()
         overrides = " ".join(config.hydra.overrides.task)
         tags = {**provenance.git_tags(), "hydra.overrides": overrides,
-                "hydra.sweep_dir": config.hydra.sweep.dir}  # as its jobs' runs show it
-        self.run_id = self._reopen(experiment) or MlflowClient(self.uri).create_run(
-            experiment, run_name=f"sweep {overrides}"[:250], tags=tags
-        ).info.run_id
+                "hydra.sweep_dir": config.hydra.sweep.dir,  # as its jobs' runs show it
+                **plan_tags(config)}
+        client = MlflowClient(self.uri)
+        self.run_id = self._reopen(experiment) or client.create_run(
+            experiment, run_name=f"sweep {overrides}"[:250]).info.run_id
+        for key, value in tags.items():  # a reopened parent takes this launch's values
+            client.set_tag(self.run_id, key, value)
         resume.record_parent_run(self.sweep_dir, self.run_id)
         (self.sweep_dir / FAILED_JOBS).unlink(missing_ok=True)
         log.info(f"Sweep parent run {self.run_id} in experiment {cfg.tracking.experiment}")
@@ -113,4 +116,18 @@ class SweepRun(Callback):
         elif not completed:
             print(f"Sweep {self.sweep_dir} stopped before all its jobs ran", file=sys.stderr)
         client = MlflowClient(self.uri)
+        if not completed and self.local:
+            faults.patiently(lambda: self._end_orphans(client), self.wait)
         faults.patiently(lambda: client.set_terminated(self.run_id, status), self.wait)
+
+    def _end_orphans(self, client) -> None:
+        """End KILLED the child runs still RUNNING: their jobs' processes are gone."""
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        orphans = client.search_runs(experiments, f"tags.`mlflow.parentRunId` = '{self.run_id}' "
+                                                  "and attributes.status = 'RUNNING'")
+        for run in orphans:
+            client.set_terminated(run.info.run_id, "KILLED")
+        if orphans:
+            names = ", ".join(run.info.run_name for run in orphans)
+            print(f"Ended KILLED the runs of jobs stopped with the sweep: {names}",
+                  file=sys.stderr)

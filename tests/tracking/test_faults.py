@@ -121,7 +121,8 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, m
     again = run_cli("src.train", *command, cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Resuming MLflow run {killed.info.run_id}" in again.stdout
-    assert "Epoch 1/6" not in again.stdout, "training restarted from scratch"
+    assert "mnist-cnn-none-s0 epoch 1/6: " not in again.stdout, "training restarted from scratch"
+    assert "mnist-cnn-none-s0 epoch 6/6: " in again.stdout
     run = only_run(mlflow_server)
     assert run.info.run_id == killed.info.run_id and run.info.status == "FINISHED"
     assert_every_epoch_once(mlflow_server, run.info.run_id, epochs=6)
@@ -138,13 +139,61 @@ def test_sigterm_ends_the_run_killed(tmp_path):
     assert only_run(uri).info.status == "KILLED"
 
 
+def sweep_runs(uri: str) -> tuple:
+    """(parent, children by run name) of the one sweep in experiment mnist-cnn, if it exists."""
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name("mnist-cnn")
+    runs = client.search_runs([found.experiment_id]) if found else []
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {r.info.run_name: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    return (parents[0] if parents else None), children
+
+
+def each_logged_an_epoch(uri: str, jobs: int) -> bool:
+    client = MlflowClient(uri)
+    _, children = sweep_runs(uri)
+    return len(children) == jobs and all(
+        client.get_metric_history(r.info.run_id, "loss") for r in children.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_it(tmp_path,
+                                                                                  stop):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = ("-m", "seed=0,1,2", "trainer.epochs=12", "dataset.train_limit=3000",
+               "dataset.val_size=500")
+    sweep = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    sweep.wait_until(lambda: each_logged_an_epoch(uri, 3), "an epoch logged by every job")
+    if stop == "ctrl-c":
+        sweep.kill(signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
+    else:
+        os.kill(sweep.proc.pid, signal.SIGTERM)  # `kill <pid>`: the launching process only
+    assert sweep.finish() != 0
+    parent, children = sweep_runs(uri)
+    assert parent.info.status == "FAILED"
+    assert {name: r.info.status for name, r in children.items()} == {
+        f"mnist-cnn-none-s{seed}": "KILLED" for seed in range(3)}, sweep.output[-3000:]
+
+    again = run_cli("src.train", *command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert again.returncode == 0, again.stderr[-3000:]
+    resumed_parent, resumed = sweep_runs(uri)
+    assert resumed_parent.info.run_id == parent.info.run_id
+    assert resumed_parent.info.status == "FINISHED"
+    for name, run in children.items():
+        assert resumed[name].info.run_id == run.info.run_id  # the same run, resumed
+        assert resumed[name].info.status == "FINISHED"
+        assert f"Resuming MLflow run {run.info.run_id}" in again.stdout
+        assert_every_epoch_once(uri, run.info.run_id, epochs=12)
+
+
 # `python -m src.train`, with training made to raise in the sweep's job #0 (in-process: the
 # basic launcher runs the jobs in the launching process, one after the other).
+# Installed as `sitecustomize`, which Python imports at start-up in every process, the sweep's
+# worker processes included: job #0's fit raises wherever the job runs.
 FAILING_JOB = """
 import keras
 from hydra.core.hydra_config import HydraConfig
-
-from src import train
 
 fit = keras.Model.fit
 
@@ -156,19 +205,18 @@ def fit_failing_in_job_0(self, *args, **kwargs):
 
 
 keras.Model.fit = fit_failing_in_job_0
-train.main()
 """
 
 
 @pytest.mark.slow
 def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path):
-    driver = tmp_path / "train_with_a_failing_job.py"
-    driver.write_text(FAILING_JOB)
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(FAILING_JOB)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = subprocess.run(
-        [sys.executable, str(driver), "-m", "seed=0,1", "trainer.epochs=1", *SMALL],
-        cwd=tmp_path, env=cli_env(MLFLOW_TRACKING_URI=uri), capture_output=True, text=True,
-        timeout=900)
+    result = run_cli("src.train", "-m", "seed=0,1", "trainer.epochs=1", *SMALL,
+                     "hydra.launcher.workers=2", cwd=tmp_path, MLFLOW_TRACKING_URI=uri,
+                     PYTHONPATH=f"{inject}{os.pathsep}{ROOT}")
     assert result.returncode != 0
     assert "#0 (seed=0 trainer.epochs=1" in result.stderr  # the failed job, by name
     assert "injected failure in job #0" in result.stderr
