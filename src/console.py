@@ -9,7 +9,6 @@ silenced by default; `MNIST_LAB_VERBOSE=1` brings them back, and a level you exp
 
 import json
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
+
+from src import machine
 
 VERBOSE_ENV = "MNIST_LAB_VERBOSE"
 QUIET_ENV = {
@@ -86,23 +87,27 @@ def duration(seconds: float) -> str:
 class SweepProgress(Callback):
     """After each job of a multirun: `sweep: 2/6 jobs done in 3 min 10 s, about 6 min left`.
 
-    The launching process records the sweep's size, its workers and its start in the sweep
-    dir; each job, in whatever process or node runs it, records its own start and end there
-    and prints the count. The time left: the mean length of the jobs done so far, less what
-    the running jobs have already had, plus that length for each wave of jobs not started.
+    The launching process records the sweep's size, its workers, each job's relative cost
+    (machine.job_cost: a batchnorm job counts twice) and its start in the sweep dir; each job,
+    in whatever process or node runs it, records its own start and end there and prints the
+    count. The time left: the jobs done give the seconds per unit of cost; each running job
+    has its expected length less what it has had, each waiting job its expected length, and
+    the workers take them longest first (machine.makespan).
     """
 
     STARTED = "sweep_started.json"
     JOBS = "job_times.txt"  # `<job> start <time>` and `<job> end <time>` lines, appended
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra_plugins.mnist_lab.launcher import plan_tags
-        from src.preflight import job_count
+        from hydra_plugins.mnist_lab.launcher import job_costs, plan_tags
+        from src.preflight import job_count, job_overrides
 
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         workers = int(plan_tags(config).get("sweep.workers", 1))
-        started = {"jobs": job_count(config), "workers": workers, "time": time.time()}
+        jobs = job_count(config)
+        costs = job_costs(config, job_overrides(config)) if jobs else None
+        started = {"jobs": jobs, "workers": workers, "costs": costs, "time": time.time()}
         (sweep_dir / self.STARTED).write_text(json.dumps(started))
         (sweep_dir / self.JOBS).unlink(missing_ok=True)
 
@@ -132,9 +137,10 @@ class SweepProgress(Callback):
         line += f" jobs done in {duration(now - sweep['time'])}"
         if not sweep["jobs"] or len(ends) >= sweep["jobs"]:
             return line
-        mean = sum(ends[job] - starts[job] for job in ends) / len(ends)
-        running = [now - start for job, start in starts.items() if job not in ends]
-        waiting = sweep["jobs"] - len(starts)
-        left = max([mean - took for took in running] + [0.0])
-        left += math.ceil(waiting / sweep["workers"]) * mean
+        costs = sweep.get("costs") or [1.0] * sweep["jobs"]
+        per_cost = sum((ends[job] - starts[job]) / costs[int(job)] for job in ends) / len(ends)
+        rest = [max(0.0, costs[int(job)] * per_cost - (now - start))
+                for job, start in starts.items() if job not in ends]
+        rest += [costs[job] * per_cost for job in range(sweep["jobs"]) if str(job) not in starts]
+        left = machine.makespan(rest, sweep["workers"], sweep["workers"])
         return line + f", about {duration(left)} left"
