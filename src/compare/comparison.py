@@ -44,7 +44,7 @@ def compare(cfg: ComparisonConfig) -> tuple[Report, Path]:
     report = Report(
         exp.name, cfg.selection, cfg.by, summaries,
         [stats.verdict(g, summaries[0], cfg.alpha) for g in summaries[1:]],
-        groups.seed_sweep_command(records, cfg.by), groups.caveats(grouped))
+        groups.seed_sweep_command(records, cfg.by), groups.caveats(grouped, cfg.by))
     out = cfg.out_dir or Path("reports") / f"{exp.name}-{datetime.now():%Y%m%d-%H%M%S}"
     if not cfg.log_run:
         return report, write(report, out)

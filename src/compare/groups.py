@@ -11,6 +11,8 @@ from src.compare.selection import (
 
 # Params that may differ between repeats of one setting: the seed, the machine, library versions.
 BOOKKEEPING = ("seed", "version.", "device", "data.source", "dataset.data_dir")
+# Params that follow from the settings (parameter counts, split sizes) or do not touch the result.
+DERIVED = ("model.params", "model.trainable_params", "data.", "trainer.verbose")
 
 
 def group(records: list[RunRecord], keys: list[str]) -> dict[str, list[RunRecord]]:
@@ -34,8 +36,10 @@ def group(records: list[RunRecord], keys: list[str]) -> dict[str, list[RunRecord
     return groups
 
 
-def caveats(groups: dict[str, list[RunRecord]]) -> list[str]:
-    """What makes a group's seeds less than clean repeats: a repeated seed, a differing param."""
+def caveats(groups: dict[str, list[RunRecord]], keys: list[str]) -> list[str]:
+    """What makes a group's seeds less than clean repeats (a repeated seed, a differing param),
+    and what else the groups differ in besides `keys` (the homework trained its plain LeNet-5
+    10 epochs and the regularized ones 15)."""
     notes = []
     for name, members in groups.items():
         seeds = [r.params["seed"] for r in members]
@@ -43,12 +47,32 @@ def caveats(groups: dict[str, list[RunRecord]]) -> list[str]:
         if repeated:
             notes.append(f"group {name!r} holds seed(s) {', '.join(repeated)} more than once, "
                          "so those runs are not independent samples; pick one sweep (--sweep-dir)")
-        keys = {k for r in members for k in r.params if not k.startswith(BOOKKEEPING)}
-        for key in sorted(keys):
+        settings = {k for r in members for k in r.params if not k.startswith(BOOKKEEPING)}
+        for key in sorted(settings):
             values = sorted({r.params.get(key, "(absent)") for r in members})
             if len(values) > 1:
                 notes.append(f"group {name!r}: {key} differs between its runs "
                              f"({', '.join(values)})")
+    return notes + _other_differences(groups, [param_key(k) for k in keys])
+
+
+def _other_differences(groups: dict[str, list[RunRecord]], params: list[str]) -> list[str]:
+    """Settings fixed within every group that differ between groups, beyond the grouped ones
+    (`reg.name` accounts for every `reg.*`)."""
+    def grouped(key: str) -> bool:
+        return any(key == p or (p.endswith(".name") and key.startswith(p.removesuffix("name")))
+                   for p in params)
+
+    keys = {k for members in groups.values() for r in members for k in r.params
+            if not k.startswith(BOOKKEEPING + DERIVED) and not grouped(k)}
+    notes = []
+    for key in sorted(keys):
+        values = {name: {r.params.get(key, "(absent)") for r in members}
+                  for name, members in groups.items()}
+        if all(len(v) == 1 for v in values.values()) and len(set.union(*values.values())) > 1:
+            listed = "; ".join(f"{name}: {v.pop()}" for name, v in values.items())
+            notes.append(f"{key} differs between the groups ({listed}), so they differ in "
+                         f"more than {', '.join(params)}")
     return notes
 
 

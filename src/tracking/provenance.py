@@ -1,6 +1,7 @@
 """What a run records about itself: its name, its config as params, and where it came from
 (the code's git commit, library versions, the Hydra job and sweep it belongs to)."""
 
+import os
 import subprocess
 import sys
 from importlib import metadata
@@ -63,9 +64,18 @@ def git_tags() -> dict[str, str]:
     }
 
 
+def thread_tags() -> dict[str, str]:
+    """TensorFlow's thread pools as this process set them (the sweep launcher does for jobs
+    side by side): they change the order of floating-point sums, so a run repeats bit for bit
+    only with the same ones."""
+    return {f"threads.{pool}": os.environ.get(f"TF_NUM_{pool.upper().replace('_', '')}_THREADS",
+                                              "default")
+            for pool in ("intra_op", "inter_op")}
+
+
 def run_tags() -> dict[str, str]:
     """Provenance: the code's commit and the Hydra job (and sweep) this run belongs to."""
-    tags = git_tags()
+    tags = {**git_tags(), **thread_tags()}
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
         tags["hydra.overrides"] = " ".join(hydra.overrides.task)

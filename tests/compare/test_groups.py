@@ -11,10 +11,21 @@ def test_repeated_seed_and_differing_setting_are_reported_as_caveats(store):
     uri, client, exp_id = store
     log_run(client, exp_id, "none", 0, 0.98, sweep="multirun/b", epochs=5)
     records, cfg = selected(uri)
-    assert groups.caveats(groups.group(records, cfg.by)) == [
+    assert groups.caveats(groups.group(records, cfg.by), cfg.by) == [
         "group 'none' holds seed(s) 0 more than once, so those runs are not independent "
         "samples; pick one sweep (--sweep-dir)",
         "group 'none': trainer.epochs differs between its runs (3, 5)"]
+
+
+def test_a_setting_that_differs_between_groups_besides_the_grouped_one_is_a_caveat(empty_store):
+    uri, client, exp_id = empty_store
+    for seed in (0, 1):
+        log_run(client, exp_id, "none", seed, 0.89, epochs=10)
+        log_run(client, exp_id, "dropout", seed, 0.86, epochs=15)
+    records, cfg = selected(uri)
+    assert groups.caveats(groups.group(records, cfg.by), cfg.by) == [
+        "trainer.epochs differs between the groups (dropout: 15; none: 10), so they differ in "
+        "more than reg.name"]
 
 
 def test_group_mixing_datasets_names_them(store):

@@ -30,3 +30,9 @@ def test_git_tags_name_the_commit_and_whether_it_was_dirty():
     tags = provenance.git_tags()
     assert len(tags["git.commit"]) == 40 and tags["mlflow.source.git.commit"] == tags["git.commit"]
     assert tags["git.dirty"] in ("true", "false")
+
+
+def test_thread_tags_record_the_tensorflow_pools_the_launcher_set(monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    assert provenance.thread_tags() == {"threads.intra_op": "1", "threads.inter_op": "default"}
