@@ -64,13 +64,15 @@ def git_tags() -> dict[str, str]:
     }
 
 
+THREAD_ENV = {"threads.intra_op": "TF_NUM_INTRAOP_THREADS",
+              "threads.inter_op": "TF_NUM_INTEROP_THREADS"}
+
+
 def thread_tags() -> dict[str, str]:
     """TensorFlow's thread pools as this process set them (the sweep launcher does for jobs
     side by side): they change the order of floating-point sums, so a run repeats bit for bit
     only with the same ones."""
-    return {f"threads.{pool}": os.environ.get(f"TF_NUM_{pool.upper().replace('_', '')}_THREADS",
-                                              "default")
-            for pool in ("intra_op", "inter_op")}
+    return {tag: os.environ.get(variable, "default") for tag, variable in THREAD_ENV.items()}
 
 
 def run_tags() -> dict[str, str]:
