@@ -161,15 +161,17 @@ def each_logged_an_epoch(uri: str, jobs: int) -> bool:
 def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_it(tmp_path,
                                                                                   stop):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    command = ("-m", "seed=0,1,2", "trainer.epochs=12", "dataset.train_limit=3000",
+    # Jobs long enough (~1 min each on a busy 2-core machine) to be stopped mid-way.
+    command = ("-m", "seed=0,1,2", "trainer.epochs=30", "dataset.train_limit=3000",
                "dataset.val_size=500")
     sweep = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     sweep.wait_until(lambda: each_logged_an_epoch(uri, 3), "an epoch logged by every job")
+    assert {r.info.status for r in sweep_runs(uri)[1].values()} == {"RUNNING"}, sweep.output
     if stop == "ctrl-c":
         sweep.kill(signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
     else:
         os.kill(sweep.proc.pid, signal.SIGTERM)  # `kill <pid>`: the launching process only
-    assert sweep.finish() != 0
+    assert sweep.finish() != 0, sweep.output[-3000:]
     parent, children = sweep_runs(uri)
     assert parent.info.status == "FAILED"
     assert {name: r.info.status for name, r in children.items()} == {
@@ -184,7 +186,7 @@ def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_
         assert resumed[name].info.run_id == run.info.run_id  # the same run, resumed
         assert resumed[name].info.status == "FINISHED"
         assert f"Resuming MLflow run {run.info.run_id}" in again.stdout
-        assert_every_epoch_once(uri, run.info.run_id, epochs=12)
+        assert_every_epoch_once(uri, run.info.run_id, epochs=30)
 
 
 # `python -m src.train`, with training made to raise in the sweep's job #0 (in-process: the
