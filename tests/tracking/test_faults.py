@@ -26,9 +26,12 @@ class Training:
     """`python -m src.train ...` in the background, its output collected as it comes."""
 
     def __init__(self, *args: str, cwd: Path, **env: str):
+        # SIGINT at its default, as in a terminal: a shell without job control starts background
+        # commands (a CI script's `... &`) with SIGINT ignored, and every child inherits that.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "src.train", *args], cwd=cwd, env=cli_env(**env),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read)
@@ -165,7 +168,10 @@ def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_
     command = ("-m", "seed=0,1,2", "trainer.epochs=30", "dataset.train_limit=3000",
                "dataset.val_size=500")
     sweep = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
-    sweep.wait_until(lambda: each_logged_an_epoch(uri, 3), "an epoch logged by every job")
+    # Read the store only once the sweep has created it: two processes creating one SQLite
+    # store at once race in MLflow's schema migrations.
+    sweep.wait_until(lambda: "Sweep parent run" in sweep.output
+                     and each_logged_an_epoch(uri, 3), "an epoch logged by every job")
     assert {r.info.status for r in sweep_runs(uri)[1].values()} == {"RUNNING"}, sweep.output
     if stop == "ctrl-c":
         sweep.kill(signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
