@@ -195,10 +195,9 @@ def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_
         assert_every_epoch_once(uri, run.info.run_id, epochs=30)
 
 
-# `python -m src.train`, with training made to raise in the sweep's job #0 (in-process: the
-# basic launcher runs the jobs in the launching process, one after the other).
-# Installed as `sitecustomize`, which Python imports at start-up in every process, the sweep's
-# worker processes included: job #0's fit raises wherever the job runs.
+# Training made to raise in the sweep's job #0. Installed as `sitecustomize`, which Python
+# imports at start-up in every process, the sweep's worker processes included, so job #0's fit
+# raises wherever the job runs.
 FAILING_JOB = """
 import keras
 from hydra.core.hydra_config import HydraConfig
