@@ -212,7 +212,6 @@ def register() -> None:
     OmegaConf.register_new_resolver("digest", command_digest, use_cache=True, replace=True)
 
 
-
 def to_typed(cfg: DictConfig) -> Config:
     """The composed config (with or without Hydra's node) as checked dataclasses."""
     if "hydra" in cfg:

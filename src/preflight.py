@@ -35,11 +35,13 @@ class Preflight(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with errors.reported():
-            from hydra_plugins.mnist_lab.launcher import TARGET, sweep_plan
+            from hydra_plugins.mnist_lab.launcher import TARGET, remember_costs, sweep_plan
 
             if config.hydra.launcher._target_ == TARGET:
                 sweep_plan(config.hydra.launcher.workers, [1.0])  # auto, or a count >= 1
             jobs = list(job_configs(config))
+            if config.hydra.sweeper._target_ == BASIC_SWEEPER:
+                remember_costs(job_overrides(config), jobs)  # the launcher composes none again
             check_data(jobs)
             for uri in sorted({store.tracking_uri(job.tracking.uri) for job in jobs}):
                 store.check_reachable(uri)

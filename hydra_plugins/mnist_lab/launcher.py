@@ -20,7 +20,7 @@ from joblib import Parallel, delayed
 from omegaconf import DictConfig
 
 from src import machine
-from src.config import ConfigError, to_typed
+from src.config import Config, ConfigError, to_typed
 
 log = logging.getLogger(__name__)
 TARGET = "hydra_plugins.mnist_lab.launcher.LocalLauncher"
@@ -44,6 +44,12 @@ def job_costs(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> lis
                 machine.job_cost(to_typed(loader.load_sweep_config(config, list(overrides))))
                 for overrides in job_overrides]
     return _costs[key]
+
+
+def remember_costs(job_overrides: Sequence[Sequence[str]], jobs: Sequence[Config]) -> None:
+    """The jobs' costs from configs src.preflight has composed already."""
+    _costs[tuple(tuple(overrides) for overrides in job_overrides)] = list(map(machine.job_cost,
+                                                                              jobs))
 
 
 @functools.cache

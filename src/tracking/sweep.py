@@ -39,6 +39,7 @@ class SweepRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         import mlflow
         from mlflow import MlflowClient
+        from mlflow.entities import RunTag
 
         from hydra_plugins.mnist_lab.launcher import plan_tags, runs_jobs_here
         from src.tracking import faults, lifecycle, provenance, resume
@@ -57,8 +58,8 @@ class SweepRun(Callback):
         client = MlflowClient(self.uri)
         self.run_id = self._reopen(experiment) or client.create_run(
             experiment, run_name=f"sweep {overrides}"[:250]).info.run_id
-        for key, value in tags.items():  # a reopened parent takes this launch's values
-            client.set_tag(self.run_id, key, value)
+        # A reopened parent takes this launch's values; one request for all of them.
+        client.log_batch(self.run_id, tags=[RunTag(key, value) for key, value in tags.items()])
         resume.record_parent_run(self.sweep_dir, self.run_id)
         (self.sweep_dir / FAILED_JOBS).unlink(missing_ok=True)
         log.info(f"Sweep parent run {self.run_id} in experiment {cfg.tracking.experiment}")
