@@ -1,5 +1,7 @@
 """Compile, fit and evaluate a Keras model on whatever accelerator Keras sees."""
 
+import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +86,45 @@ class EpochLine(keras.callbacks.Callback):
         print(f"{self.run_name} epoch {epoch + 1}/{self.epochs}: {values}{took}", flush=True)
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, but a kill at any instant leaves a backup that loads.
+
+    Keras rewrites `latest.weights.h5` in place; loky stops a sweep's workers with SIGKILL, and
+    one landing mid-write left a torn file that no resume could open (`double_checkpoint`
+    does not cover the first epoch). Here each epoch's weights go to a new file, and the
+    metadata naming it is replaced in one rename: that rename is the commit point.
+    """
+
+    def _save_model(self):
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        weights = f"epoch-{self._current_epoch}-batch-{self._last_batch_seen}.weights.h5"
+        self.model.save_weights(backup / weights, overwrite=True)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
+                    "weights": weights}
+        partial = Path(f"{self._training_metadata_path}.partial")
+        partial.write_text(json.dumps(metadata))
+        for written in (backup / weights, partial):  # on disk before the commit: a host crash too
+            with open(written, "rb") as file:
+                os.fsync(file.fileno())
+        partial.replace(self._training_metadata_path)
+        for stale in backup.glob("*.weights.h5"):
+            if stale.name != weights:
+                stale.unlink()
+
+    def _load_model(self):
+        metadata_path = Path(self._training_metadata_path)
+        if not metadata_path.exists():
+            return  # nothing committed yet: train from the start
+        metadata = json.loads(metadata_path.read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        # A backup written before this callback existed has Keras' own file name.
+        weights = metadata.get("weights", "latest.weights.h5")
+        self.model.load_weights(Path(self.backup_dir) / weights)
+        self.model._initial_epoch = metadata["epoch"]  # how Keras' own callback tells fit
+
+
 @dataclass
 class Evaluation:
     test_loss: float
@@ -133,13 +174,12 @@ def fit(
     `cfg.verbose`: 2 prints an `EpochLine` per epoch, 1 Keras' progress bar (for single runs:
     bars of jobs side by side would interleave), 0 nothing.
 
-    With `backup_dir`, Keras backs up weights and optimizer state after every epoch and a
+    With `backup_dir`, weights and optimizer state are backed up after every epoch and a
     re-started fit continues after the last completed one; the backup is deleted when fit ends.
     It runs after `callbacks`, so an epoch is logged before it counts as done.
     """
     if backup_dir is not None:
-        backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)
-        callbacks = [*callbacks, backup]
+        callbacks = [*callbacks, AtomicBackupAndRestore(str(backup_dir))]
     model.compile(
         optimizer=optimizer(opt),
         loss="sparse_categorical_crossentropy",

@@ -67,3 +67,57 @@ def test_training_data_is_reshuffled_every_epoch_and_reproducible_from_the_seed(
     assert len({tuple(order) for order in first}) == 3  # a new order each epoch
     assert all(sorted(order) == list(range(20)) for order in first)
     assert first == again and first != other
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, not even `finally` blocks in Keras' fit."""
+
+
+class WeightsAt(keras.callbacks.Callback):
+    """The model's weights when each epoch begins and ends."""
+
+    def __init__(self):
+        super().__init__()
+        self.begin, self.end = {}, {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.begin[epoch] = [w.copy() for w in self.model.get_weights()]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.end[epoch] = [w.copy() for w in self.model.get_weights()]
+
+
+@pytest.mark.parametrize("torn_save", [1, 2])
+def test_a_kill_while_the_backup_is_written_resumes_from_the_last_complete_epoch(
+        tmp_path, monkeypatch, torn_save):
+    """The process dies in the middle of writing epoch `torn_save`'s weights (half a file on
+    disk); a re-started fit restores the epoch before it, or starts afresh if there is none."""
+    real_save, saves = keras.Model.save_weights, []
+
+    def save_then_die(model, filepath, *args, **kwargs):
+        real_save(model, filepath, *args, **kwargs)
+        saves.append(filepath)
+        if len(saves) == torn_save:
+            with open(filepath, "r+b") as file:
+                file.truncate(file.seek(0, 2) // 2)
+            raise Killed
+
+    cfg, splits, backup = TrainerConfig(epochs=3, verbose=0), tiny_splits(), tmp_path / "backup"
+    first = WeightsAt()
+    keras.utils.set_random_seed(0)
+    model = build(ModelConfig("cnn"), RegConfig())
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save_weights", save_then_die)
+        with pytest.raises(Killed):
+            trainer.fit(model, splits, cfg, OptimizerConfig(), [first], backup)
+
+    resumed = WeightsAt()
+    history = trainer.fit(build(ModelConfig("cnn"), RegConfig()), splits, cfg, OptimizerConfig(),
+                          [resumed], backup)
+    done = torn_save - 1  # epochs whose backup was complete
+    assert len(history.history["loss"]) == 3 - done
+    assert min(resumed.begin) == done
+    if done:
+        for restored, saved in zip(resumed.begin[done], first.end[done - 1], strict=True):
+            np.testing.assert_array_equal(restored, saved)
+    assert not backup.exists()  # deleted once fit ends

@@ -85,7 +85,7 @@ class JobDir:
 
     @property
     def backup(self) -> Path:
-        """keras.callbacks.BackupAndRestore's dir: weights and epoch of the last completed epoch."""
+        """src.trainer.AtomicBackupAndRestore's dir: weights and epoch of the last done epoch."""
         return self.path / "backup"
 
     @property
