@@ -25,4 +25,5 @@ lint: setup  ## ruff, with the rules in pyproject.toml (CI runs it before the te
 	$(VENV)/bin/ruff check .
 
 ui: setup  ## browse the local runs at http://127.0.0.1:5000
+	@echo "Model-training view: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

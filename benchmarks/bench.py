@@ -218,6 +218,10 @@ def summarise(pairs: list[dict], tracked: list[dict], peak: float, peaks: list[f
             "fit_seconds_off": fit_off, "fit_seconds_on": fit_on,
             "fit_overhead_pct": 100 * (fit_on - fit_off) / fit_off,
             "logging_inside_fit_s": in_fit, "logging_inside_fit_pct": 100 * in_fit / fit_on,
+            "model_log_seconds": med(t["model_log_seconds"] for t in tracked),
+            "model_size_mb": med(t["model_size_mb"] for t in tracked),
+            "system_metrics_cpu_pct_of_fit": med(
+                100 * (t["monitor_cpu_seconds"] or 0) / t["fit_seconds"] for t in tracked),
             "process_seconds_off": med(p["a"]["process_seconds"] for p in pairs),
             "process_seconds_on": med(t["process_seconds"] for t in tracked),
         }

@@ -51,7 +51,7 @@ def main() -> None:
         job_dir = Path(tempfile.mkdtemp(prefix="bench-job-"))
         start = time.perf_counter()
         train.train_config(cfg, job_dir, [probe])
-        fields.update(tracked=True, run_seconds=time.perf_counter() - start)
+        fields.update(tracked=True, run_seconds=time.perf_counter() - start, **model_cost(cfg))
     else:
         splits = data.load(cfg.dataset)
         marks["data_loaded"] = time.time() - t0
@@ -66,6 +66,22 @@ def main() -> None:
             forward_flops=flops.forward_flops(model), train_flops=flops.training_flops(model),
         )
     write_result(args.result, **fields, startup_marks=marks, **probe.summary())
+
+
+def model_cost(cfg) -> dict:
+    """Seconds and bytes the run's MLflow Model cost (tracking.log_model), read back from MLflow."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(cfg.tracking.uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment).experiment_id
+    [run] = client.search_runs([experiment], order_by=["attributes.start_time DESC"],
+                               max_results=1)
+    [output] = run.outputs.model_outputs
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    logged = mlflow.models.Model.load(f"models:/{output.model_id}")  # its MLmodel file
+    return {"model_log_seconds": run.data.metrics["model_log_seconds"],
+            "model_size_mb": logged.model_size_bytes / 1e6}
 
 
 if __name__ == "__main__":

@@ -95,6 +95,8 @@ def markdown(rep: dict) -> str:
             f"Tracking to a local mlflow server: fit {t['fit_seconds_on']:.2f} s vs "
             f"{t['fit_seconds_off']:.2f} s off ({t['fit_overhead_pct']:+.1f} %); logging inside "
             f"fit {t['logging_inside_fit_s']:.3f} s ({t['logging_inside_fit_pct']:.2f} % of fit); "
+            f"system metrics thread {t['system_metrics_cpu_pct_of_fit']:.2f} % of fit (CPU); "
+            f"MLflow Model {t['model_log_seconds']:.2f} s, {t['model_size_mb']:.1f} MB; "
             f"whole process {t['process_seconds_on']:.1f} s vs {t['process_seconds_off']:.1f} s; "
             f"start to first step {st['tracked_to_first_step_s']:.2f} s."
         )

@@ -169,12 +169,16 @@ class TrackingConfig(Checked):
     group: ClassVar[str] = "tracking"
     uri: Optional[str] = None  # null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here
     experiment: str = "${dataset.name}-${model.name}"
-    log_model: bool = False
+    log_model: bool = True  # an MLflow Model (Keras flavor) per run: pyfunc, serve, register
+    system_metrics: bool = True  # CPU, memory, disk, network (GPU if any) as system/... metrics
+    system_metrics_interval: float = 5.0  # seconds between samples
     skip_finished: bool = True  # a re-launch skips configs that already have a FINISHED run
     wait_for_server: float = 600.0  # seconds the end of a run waits for a server that went down
 
     def __post_init__(self) -> None:
         self.check("wait_for_server", self.wait_for_server >= 0, ">= 0 (seconds)")
+        self.check("system_metrics_interval", self.system_metrics_interval >= 1,
+                   ">= 1 (seconds; each sample is a write to the tracking store)")
         self.check("experiment", bool(self.experiment.strip()), "a non-empty name")
 
 

@@ -56,7 +56,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         import keras
 
         from src import models, trainer
-        from src.tracking import artifacts
+        from src.tracking import artifacts, datasets
         from src.tracking.epoch_metrics import EpochMetrics
 
         device = trainer.device()
@@ -66,12 +66,15 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         model = models.build(cfg.model, cfg.reg)
         lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
                               "device": device})
+        inputs = datasets.datasets(splits, cfg.dataset)
+        datasets.log_inputs(inputs)
         epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
         timeline = trainer.Timeline(started)
         trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [timeline, epochs, *callbacks],
                     job.backup, name)
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
-        artifacts.log_results(model, splits, epochs.history, result, cfg.tracking)
+        artifacts.log_results(model, splits, epochs.history, result, cfg.tracking,
+                              inputs["test"])
         lifecycle.log_metrics(timeline.seconds(), cfg.tracking.wait_for_server)
     print(f"{name}: test accuracy {result.test_accuracy:.4f}")
     return epochs.history["val_accuracy"][-1]

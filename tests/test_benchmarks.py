@@ -36,6 +36,8 @@ def test_quick_benchmark_reports_pairs_flops_tracking_and_startup(tmp_path):
 
     tracking = rep["tracking"]
     assert tracking["fit_seconds_on"] > 0 and tracking["logging_inside_fit_s"] >= 0
+    assert 0 <= tracking["system_metrics_cpu_pct_of_fit"] < 100
+    assert tracking["model_log_seconds"] > 0 and tracking["model_size_mb"] > 0.1
     assert {"train_help_s", "train_config_error_s", "a_to_first_step_s",
             "tracked_to_first_step_s"} <= set(rep["startup"])
     assert rep["trainer"]["steps_per_execution"] >= 1

@@ -1,4 +1,5 @@
-"""The MLflow UI as a person uses it: a real sweep's runs, ticked and compared, in Chromium.
+"""The MLflow UI as a person uses it: a real sweep's runs on the model-training view, with
+their datasets, models and system metrics, ticked and compared, in Chromium.
 
 Screenshots land in test-artifacts/ for a human to look at. Needs Debian's `chromium` and
 `chromium-driver`; Selenium is pointed at both, so it never tries to download a browser.
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from src.tracking import store
 from tests.conftest import ROOT, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,7 +55,12 @@ def text(driver) -> str:
 
 def shows(driver, *words: str, timeout: float = 120) -> str:
     """Wait until the single-page app has rendered every word; return the page text."""
-    WebDriverWait(driver, timeout).until(lambda d: all(w in text(d) for w in words))
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: all(w in text(d) for w in words))
+    except TimeoutException:
+        page = text(driver)
+        missing = [w for w in words if w not in page]
+        raise AssertionError(f"{driver.current_url} never showed {missing}:\n{page}") from None
     return text(driver)
 
 
@@ -62,9 +70,26 @@ def close_assistant(driver) -> None:
         button.click()
 
 
+def scroll_tables_to_end(driver) -> None:
+    """Scroll every list that scrolls inside the page to its end, as a person would to read
+    it (the compare page's tables are react-virtualized grids: rows render as they scroll)."""
+    driver.execute_script("""
+        for (const box of document.querySelectorAll('.ReactVirtualized__Grid')) {
+            if (box.scrollHeight > box.clientHeight) box.scrollTop = box.scrollHeight;
+        }""")
+
+
 def screenshot(driver, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(SHOTS / name))
+
+
+def jobs_dataset_digest(client, exp_id: str) -> str:
+    """The one training-set digest of the sweep's jobs (same split for all three)."""
+    jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")
+    [digest] = {entry.dataset.digest for run in jobs for entry in run.inputs.dataset_inputs
+                if entry.dataset.name == "mnist-train"}
+    return digest
 
 
 def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow_server, browser):
@@ -75,21 +100,41 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     exp_id = client.get_experiment_by_name("mnist-cnn").experiment_id
     wait = WebDriverWait(browser, 60)
 
-    browser.get(f"{mlflow_server}/#/experiments/{exp_id}/runs")
+    # The link a sweep prints: the model-training view (runs, models, registry), not GenAI's.
+    assert store.ui_link(mlflow_server, exp_id) in sweep.stderr + sweep.stdout
+    browser.get(store.ui_link(mlflow_server, exp_id))
     # The sweep is one parent run; its jobs are nested under it until a person expands it.
     parent = wait.until(EC.presence_of_element_located(
         (By.XPATH, "//a[starts-with(normalize-space(), 'sweep reg=none,dropout,batchnorm')]")))
     close_assistant(browser)
+    page = shows(browser, "Model training", "Models", "Model registry")
+    assert "Judges" not in page and "Prompts" not in page  # GenAI's side bar
     name_cell = parent.find_element(By.XPATH, "./ancestor::div[contains(@class, 'ag-cell')][1]")
     name_cell.find_element(By.CSS_SELECTOR, "button, [role=button]").click()
-    shows(browser, *RUNS, "4 matching runs")
+    page = shows(browser, *RUNS, "4 matching runs")
+    # Each job's row: its training set in the Dataset column, its logged model in Models.
+    train_digest = jobs_dataset_digest(client, exp_id)
+    assert page.count(f"mnist-train ({train_digest})") == 3, page
+    assert re.findall(r"^model$", page, re.MULTILINE) == ["model"] * 3, page
     screenshot(browser, "ui-experiment-runs.png")
+
+    # A job's system metrics, as charts on its run page.
+    job = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")[0]
+    browser.get(store.ui_link(mlflow_server, exp_id, job.info.run_id)
+                .replace("?", "/system-metrics?"))
+    shows(browser, "System metrics", "cpu_utilization_percentage",
+          "system_memory_usage_megabytes")
+    close_assistant(browser)
+    screenshot(browser, "ui-system-metrics.png")
 
     # Compare the three jobs, as "select runs -> Compare" does.
     jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")
     ids = ",".join(f'"{run.info.run_id}"' for run in jobs)
     browser.get(f"{mlflow_server}/#/compare-runs?runs=[{ids}]&experiments=[\"{exp_id}\"]")
-    shows(browser, "Parameters", "Metrics", "test_accuracy", *RUNS)
+    shows(browser, "Parameters", "Metrics", *RUNS)
+    # The metrics table scrolls inside the page: system/... metrics come before test_accuracy.
+    WebDriverWait(browser, 60).until(
+        lambda d: scroll_tables_to_end(d) or "test_accuracy" in text(d))
     for switch in browser.find_elements(By.CSS_SELECTOR, "[role=switch]"):  # "Show diff only"
         switch.click()
     page = shows(browser, "reg.name", "test_accuracy")

@@ -22,7 +22,7 @@ from src.errors import BadInput
 from src.tracking.store import tracking_uri
 
 
-def _key_value(text: str) -> tuple[str, str]:
+def key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not (sep and key and value):
         raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. dataset=mnist")
@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--by", nargs="+", action="extend", metavar="KEY",
                    help="param(s) to group by; dataset/model/reg/optimizer stand for "
                         "<group>.name (default: reg)")
-    p.add_argument("--filter", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    p.add_argument("--filter", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="keep runs whose param equals VALUE, e.g. dataset=mnist (repeatable)")
     p.add_argument("--sweep-dir", help="only runs of this Hydra sweep, as Hydra printed it "
                                        "(tag hydra.sweep_dir, e.g. multirun/3f9c0a1b2d4e)")

@@ -2,17 +2,20 @@
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
+from typing import Optional
 
 import keras
 import mlflow
 from hydra.core.hydra_config import HydraConfig
+from mlflow.data.dataset import Dataset
 from sklearn.metrics import confusion_matrix
 
 from src import plots
 from src.config import TrackingConfig
 from src.data import Splits
-from src.tracking import faults, lifecycle
+from src.tracking import faults, logged_model
 from src.trainer import Evaluation
 
 
@@ -35,11 +38,13 @@ def log_results(
     history: dict[str, list[float]],
     result: Evaluation,
     cfg: TrackingConfig,
+    test_set: Optional[Dataset] = None,
 ) -> None:
     """Test metrics plus the artifacts the notebooks showed, into the active run.
 
     Everything is written locally first and uploaded in one call, so a short server outage
-    costs a retry of that call (re-uploading is harmless; metrics go last, logged once).
+    costs a retry of that call (re-uploading is harmless). Then the model, as an MLflow Model;
+    metrics go last, logged once, linked to the model and to the test set they came from.
     """
     names = data.class_names
     cm = confusion_matrix(data.y_test, result.y_pred, labels=range(len(names)))
@@ -61,8 +66,12 @@ def log_results(
         (out / "model_summary.txt").write_text(model_summary(model))
         if HydraConfig.initialized():
             shutil.copytree(Path(HydraConfig.get().runtime.output_dir) / ".hydra", out / ".hydra")
-        if cfg.log_model:
-            model.save(out / "model.keras")
         faults.patiently(lambda: mlflow.log_artifacts(tmp), cfg.wait_for_server)
-    metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy}
-    lifecycle.log_metrics(metrics, cfg.wait_for_server)
+    model_id, metrics = None, {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy}
+    if cfg.log_model:
+        started, epochs = time.monotonic(), len(history.get("loss", []))
+        model_id = faults.patiently(lambda: logged_model.log(model, data.x_test, epochs),
+                                    cfg.wait_for_server)
+        metrics["model_log_seconds"] = time.monotonic() - started  # what the switch saves
+    faults.patiently(lambda: mlflow.log_metrics(metrics, model_id=model_id, dataset=test_set),
+                     cfg.wait_for_server)

@@ -11,17 +11,26 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from src.config import Config
-from src.tracking import faults, provenance
+from src.tracking import faults, provenance, store
 from src.tracking.resume import JobDir
+
+# What the experiment is for, as MLflow records it (the kind its UI shows and lets one change).
+# MLflow 3.17's UI picks its view from its sidebar switch instead: see store.ui_link.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def experiment_id(name: str) -> str:
     """Look the experiment up by name, creating it if missing. A sweep creates it before its
-    jobs start (src.tracking.sweep); the second try covers single runs racing to create it."""
+    jobs start (src.tracking.sweep); the second try covers single runs racing to create it.
+    An experiment without a kind gets ours; a kind someone chose in the UI is kept."""
     try:
-        return mlflow.set_experiment(name).experiment_id
+        experiment = mlflow.set_experiment(name)
     except MlflowException:
-        return mlflow.set_experiment(name).experiment_id
+        experiment = mlflow.set_experiment(name)
+    for key, value in EXPERIMENT_KIND.items():
+        if key not in experiment.tags:
+            MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
 
 
 @contextmanager
@@ -39,15 +48,19 @@ def training_run(
     experiment = experiment_id(cfg.tracking.experiment)
     resume = job.interrupted_run(config_hash, experiment) if job else None
     tags = {**provenance.run_tags(), **({"config_hash": config_hash} if config_hash else {})}
+    # MLflow's monitor samples in a thread, ends with the run, and on resume continues its steps.
+    mlflow.set_system_metrics_sampling_interval(cfg.tracking.system_metrics_interval)
     active = mlflow.start_run(
-        run_id=resume, experiment_id=experiment, run_name=provenance.run_name(cfg), tags=tags
+        run_id=resume, experiment_id=experiment, run_name=provenance.run_name(cfg), tags=tags,
+        log_system_metrics=cfg.tracking.system_metrics,
     )
     run_id = active.info.run_id
     if resume:
         print(f"Resuming MLflow run {run_id}: an earlier launch of this config was interrupted")
     else:
+        where = store.ui_link(uri, experiment, run_id) if store.is_server(uri) else uri
         print(f"{provenance.run_name(cfg)}: MLflow run {run_id} in experiment "
-              f"{cfg.tracking.experiment!r} at {uri}")
+              f"{cfg.tracking.experiment!r} at {where}")
     if job:
         job.remember(run_id, config_hash)
     status = "FAILED"

@@ -27,7 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from src.config import to_typed
-from src.tracking.store import tracking_uri
+from src.tracking import store
 
 log = logging.getLogger(__name__)
 FAILED_JOBS = "failed_jobs.txt"  # one line per failed job, appended by the job's process
@@ -46,7 +46,7 @@ class SweepRun(Callback):
 
         cfg = to_typed(config)
         self.local = runs_jobs_here(config)
-        self.uri, self.wait = tracking_uri(cfg.tracking.uri), cfg.tracking.wait_for_server
+        self.uri, self.wait = store.tracking_uri(cfg.tracking.uri), cfg.tracking.wait_for_server
         faults.fail_fast_http()
         mlflow.set_tracking_uri(self.uri)
         experiment = lifecycle.experiment_id(cfg.tracking.experiment)
@@ -62,7 +62,8 @@ class SweepRun(Callback):
         client.log_batch(self.run_id, tags=[RunTag(key, value) for key, value in tags.items()])
         resume.record_parent_run(self.sweep_dir, self.run_id)
         (self.sweep_dir / FAILED_JOBS).unlink(missing_ok=True)
-        log.info(f"Sweep parent run {self.run_id} in experiment {cfg.tracking.experiment}")
+        where = f": {store.ui_link(self.uri, experiment)}" if store.is_server(self.uri) else ""
+        log.info(f"Sweep parent run {self.run_id} in experiment {cfg.tracking.experiment}{where}")
         # Hydra skips on_multirun_end when a job raises (the sweeper re-raises its error), and
         # SIGTERM would end the process without cleanup: both must still end the parent.
         atexit.register(self._end, completed=False)

@@ -9,8 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
 import pytest
 from mlflow import MlflowClient
 
@@ -234,18 +232,6 @@ def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path):
     assert by_seed["1"].info.status == "FINISHED"  # the other job still ran
     assert by_seed[None].info.status == "FAILED"  # the sweep's parent run
     assert "RUNNING" not in {r.info.status for r in runs}
-
-
-@pytest.mark.slow
-def test_logged_model_loads_with_keras_safe_mode_on(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_cli("src.train", "trainer.epochs=1", *SMALL, "tracking.log_model=true",
-                     cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_id = only_run(uri).info.run_id
-    path = MlflowClient(uri).download_artifacts(run_id, "model.keras", str(tmp_path))
-    model = keras.models.load_model(path, safe_mode=True)
-    assert model.predict(np.zeros((3, 28, 28, 1), "float32"), verbose=0).shape == (3, 10)
 
 
 def test_nothing_in_the_project_turns_keras_safe_mode_off():

@@ -52,3 +52,15 @@ def test_interrupted_run_is_resumed_then_finished_and_forgotten(tmp_path, sqlite
 
 def test_experiment_is_created_once_and_then_found(sqlite_uri):
     assert lifecycle.experiment_id("lifecycle") == lifecycle.experiment_id("lifecycle")
+
+
+def test_a_new_experiment_opens_on_the_model_training_view(sqlite_uri):
+    experiment = MlflowClient(sqlite_uri).get_experiment(lifecycle.experiment_id("fresh"))
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_kind_someone_chose_for_the_experiment_is_kept(sqlite_uri):
+    client = MlflowClient(sqlite_uri)
+    chosen = client.create_experiment("chosen", tags={"mlflow.experimentKind": "finetuning"})
+    assert lifecycle.experiment_id("chosen") == chosen
+    assert client.get_experiment(chosen).tags["mlflow.experimentKind"] == "finetuning"

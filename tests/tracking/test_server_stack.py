@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import mlflow
+import numpy as np
 import pytest
 
 from tests import servers
@@ -127,7 +128,8 @@ def _skip_without_postgres():
 
 @pytest.mark.server
 def test_compose_mlflow_command_round_trip(compose_file, example_env, tmp_path):
-    """The compose mlflow command, run natively: runs in Postgres, artifacts through the server."""
+    """The compose mlflow command, run natively: runs in Postgres, artifacts through the server,
+    a trained run's model registered and loaded by its alias."""
     _skip_without_postgres()
     import psycopg2
     from mlflow.tracking import MlflowClient
@@ -139,6 +141,7 @@ def test_compose_mlflow_command_round_trip(compose_file, example_env, tmp_path):
         args = cc.native_args(compose_file, env, db_port=pg_port, artifacts=store)
         with servers.mlflow_process(args, log_path=tmp_path / "mlflow.log") as uri:
             client = MlflowClient(tracking_uri=uri)
+            _register_a_trained_run(uri, tmp_path)
             exp_id = client.create_experiment("stack-smoke")
             assert client.get_experiment(exp_id).artifact_location.startswith("mlflow-artifacts:")
             run_id = client.create_run(exp_id).info.run_id
@@ -173,6 +176,20 @@ def test_compose_mlflow_command_round_trip(compose_file, example_env, tmp_path):
                               dbname=db) as conn, conn.cursor() as cur:
             cur.execute("SELECT status FROM runs WHERE run_uuid = %s", (run_id,))
             assert cur.fetchall() == [("FINISHED",)]
+
+
+def _register_a_trained_run(uri: str, tmp_path: Path) -> None:
+    """src.train logs its model through the server; src.registry registers it in Postgres."""
+    from tests.conftest import run_cli
+
+    small = ("trainer.epochs=1", "dataset.train_limit=500", "dataset.val_size=500")
+    trained = run_cli("src.train", *small, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    registered = run_cli("src.registry", "register", cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    assert registered.returncode == 0, registered.stderr[-3000:]
+    mlflow.set_tracking_uri(uri)
+    champion = mlflow.pyfunc.load_model("models:/mnist-cnn@champion")
+    assert champion.predict(np.zeros((2, 28, 28, 1), "float32")).shape == (2, 10)
 
 
 @pytest.mark.server
