@@ -55,19 +55,23 @@ def text(driver) -> str:
 
 def shows(driver, *words: str, timeout: float = 120) -> str:
     """Wait until the single-page app has rendered every word; return the page text."""
-    try:
-        WebDriverWait(driver, timeout).until(lambda d: all(w in text(d) for w in words))
-    except TimeoutException:
-        page = text(driver)
-        missing = [w for w in words if w not in page]
-        raise AssertionError(f"{driver.current_url} never showed {missing}:\n{page}") from None
-    return text(driver)
+    return until(driver, lambda page: all(w in page for w in words), str(list(words)), timeout)
 
 
 def close_assistant(driver) -> None:
     """MLflow 3.x opens an assistant side panel over a third of the page; a person closes it."""
     for button in driver.find_elements(By.CSS_SELECTOR, "button[aria-label='Close']"):
         button.click()
+
+
+def until(driver, holds, what: str, timeout: float = 60) -> str:
+    """Wait until `holds(page text)`; fail with the page text if it never does."""
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: holds(text(d)))
+    except TimeoutException:
+        raise AssertionError(f"{driver.current_url} never showed {what}:\n{text(driver)}") \
+            from None
+    return text(driver)
 
 
 def scroll_tables_to_end(driver) -> None:
@@ -111,11 +115,13 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     assert "Judges" not in page and "Prompts" not in page  # GenAI's side bar
     name_cell = parent.find_element(By.XPATH, "./ancestor::div[contains(@class, 'ag-cell')][1]")
     name_cell.find_element(By.CSS_SELECTOR, "button, [role=button]").click()
-    page = shows(browser, *RUNS, "4 matching runs")
-    # Each job's row: its training set in the Dataset column, its logged model in Models.
-    train_digest = jobs_dataset_digest(client, exp_id)
-    assert page.count(f"mnist-train ({train_digest})") == 3, page
-    assert re.findall(r"^model$", page, re.MULTILINE) == ["model"] * 3, page
+    shows(browser, *RUNS, "4 matching runs")
+    # Each job's row: its training set in the Dataset column, its logged model in Models
+    # (cells the grid fills in after the rows appear).
+    dataset = f"mnist-train ({jobs_dataset_digest(client, exp_id)})"
+    until(browser, lambda page: page.count(dataset) == 3
+          and re.findall(r"^model$", page, re.MULTILINE) == ["model"] * 3,
+          f"3 rows with {dataset} and a model")
     screenshot(browser, "ui-experiment-runs.png")
 
     # A job's system metrics, as charts on its run page.
