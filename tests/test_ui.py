@@ -126,8 +126,7 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
 
     # A job's system metrics, as charts on its run page.
     job = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")[0]
-    browser.get(store.ui_link(mlflow_server, exp_id, job.info.run_id)
-                .replace("?", "/system-metrics?"))
+    browser.get(store.ui_link(mlflow_server, exp_id, job.info.run_id, tab="system-metrics"))
     shows(browser, "System metrics", "cpu_utilization_percentage",
           "system_memory_usage_megabytes")
     close_assistant(browser)

@@ -15,6 +15,7 @@ from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.http_dataset_source import HTTPDatasetSource
 from mlflow.data.numpy_dataset import NumpyDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
+from mlflow.exceptions import MlflowException
 
 from src.config import DatasetConfig, Split
 from src.data import FILES, SHA256, Splits
@@ -63,6 +64,14 @@ def datasets(splits: Splits, cfg: DatasetConfig) -> dict[str, NumpyDataset]:
 
 def log_inputs(found: dict[str, NumpyDataset]) -> None:
     """Into the active run, each with its context, in one request (a resumed run logs the same
-    ones again, which MLflow records once)."""
-    mlflow.log_inputs(datasets=list(found.values()), contexts=list(found),
-                      tags_list=[None] * len(found))
+    ones again, which MLflow records once). MLflow's store looks a dataset up, then inserts it:
+    jobs side by side logging the same split collide on the insert (a UNIQUE constraint), and
+    the second try finds the row the other job wrote."""
+    def log() -> None:
+        mlflow.log_inputs(datasets=list(found.values()), contexts=list(found),
+                          tags_list=[None] * len(found))
+
+    try:
+        log()
+    except MlflowException:
+        log()

@@ -16,7 +16,7 @@ from src.tracking.resume import JobDir
 
 # What the experiment is for, as MLflow records it (the kind its UI shows and lets one change).
 # MLflow 3.17's UI picks its view from its sidebar switch instead: see store.ui_link.
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def experiment_id(name: str) -> str:
@@ -27,9 +27,8 @@ def experiment_id(name: str) -> str:
         experiment = mlflow.set_experiment(name)
     except MlflowException:
         experiment = mlflow.set_experiment(name)
-    for key, value in EXPERIMENT_KIND.items():
-        if key not in experiment.tags:
-            MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
+    if KIND_TAG not in experiment.tags:
+        MlflowClient().set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
     return experiment.experiment_id
 
 

@@ -27,11 +27,12 @@ def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
-def ui_link(uri: str, experiment_id: str, run_id: str = "") -> str:
+def ui_link(uri: str, experiment_id: str, run_id: str = "", tab: str = "") -> str:
     """The run (or experiment) in a server's UI, on its model-training view: MLflow 3.17's UI
     picks GenAI or model training from its sidebar switch (GenAI until a person flips it), not
     from the experiment's `mlflow.experimentKind`, so the link says which."""
     page = f"experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "/runs")
+    page += f"/{tab}" if tab else ""
     return f"{uri.rstrip('/')}/#/{page}?workflowType=machine_learning"
 
 
