@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src import errors
 from src.config import Config, ConfigError, to_typed
+from src.search import space as search_space
 from src.tracking import store
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -39,6 +40,8 @@ class Preflight(Callback):
 
             if config.hydra.launcher._target_ == TARGET:
                 sweep_plan(config.hydra.launcher.workers, [1.0])  # auto, or a count >= 1
+            if config.hydra.sweeper._target_ == search_space.TARGET:
+                search_space.preflight(config)  # the study's settings and space
             jobs = list(job_configs(config))
             if config.hydra.sweeper._target_ == BASIC_SWEEPER:
                 remember_costs(job_overrides(config), jobs)  # the launcher composes none again

@@ -9,6 +9,10 @@ jobs side by side as src/machine.py plans for this machine and this sweep, longe
 import functools
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,14 +83,20 @@ def thread_env(plan: machine.Plan) -> dict[str, str]:
 
 def plan_tags(config: DictConfig) -> dict[str, str]:
     """How a multirun runs its jobs, as tags for its parent run."""
-    from src.preflight import job_overrides
+    from src.preflight import job_count, job_overrides
 
     launcher = config.hydra.launcher
     name = launcher._target_.rsplit(".", 1)[-1]
     if launcher._target_ == TARGET:
         auto = launcher.workers == "auto"  # only then do the jobs' costs matter
-        jobs = job_overrides(config)
-        plan = sweep_plan(launcher.workers, job_costs(config, jobs) if auto else [1.0] * len(jobs))
+        if (count := job_count(config)) is None:  # chosen as it goes (Optuna): equal trials
+            sweeper = config.hydra.sweeper
+            batch = sweeper.get("n_jobs", "auto")
+            count = sweeper.get("n_trials", 1) if batch == "auto" else batch
+            costs = [1.0] * count
+        else:
+            costs = job_costs(config, job_overrides(config)) if auto else [1.0] * count
+        plan = sweep_plan(launcher.workers, costs)
     elif name == "BasicLauncher":
         plan = machine.Plan(1, machine.cores(), "hydra/launcher=basic: one job after another")
     else:
@@ -99,6 +109,38 @@ def plan_tags(config: DictConfig) -> dict[str, str]:
 def runs_jobs_here(config: DictConfig) -> bool:
     """Whether the jobs run on this machine, as this process's children or in it."""
     return config.hydra.launcher._target_.rsplit(".", 1)[-1] in ("LocalLauncher", "BasicLauncher")
+
+
+def execute_job(launcher_pid: int, *job: Any) -> JobReturn:
+    """Hydra's joblib execute_job, in a worker that stops with the launching process."""
+    in_worker = os.getpid() != launcher_pid  # not in the launching process itself
+    if in_worker:
+        stop_with_parent(launcher_pid)
+    try:
+        return _core.execute_job(*job)
+    finally:
+        if in_worker and os.getppid() != launcher_pid:  # no one to return to: loky would
+            sys.stdout.flush()  # keep this worker idle for 5 minutes, holding its memory
+            sys.stderr.flush()
+            os._exit(1)
+
+
+_watching: set[int] = set()
+
+
+def stop_with_parent(parent_pid: int, every: float = 1.0) -> None:
+    """SIGTERM this worker once `parent_pid` is gone (kill -9, a crash): the job's run then
+    ends KILLED with its backup kept, instead of training on unseen while the relaunched sweep
+    resumes the same job dir. loky ends orphaned workers only between jobs."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        log.error(f"The sweep's process {parent_pid} is gone: stopping this job")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    if parent_pid not in _watching:  # loky reuses a worker for several jobs: one watcher
+        _watching.add(parent_pid)
+        threading.Thread(target=watch, name="stop-with-sweep", daemon=True).start()
 
 
 class LocalLauncher(JoblibLauncher):
@@ -129,8 +171,8 @@ class LocalLauncher(JoblibLauncher):
         _core.process_joblib_cfg(joblib)
         state = Singleton.get_state()
         returns = Parallel(**joblib)(
-            delayed(_core.execute_job)(initial_job_idx + i, job_overrides[i], self.hydra_context,
-                                       self.config, self.task_function, state)
+            delayed(execute_job)(os.getpid(), initial_job_idx + i, job_overrides[i],
+                                 self.hydra_context, self.config, self.task_function, state)
             for i in order)
         by_job = dict(zip(order, returns, strict=True))
         return [by_job[i] for i in range(len(job_overrides))]

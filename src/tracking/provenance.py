@@ -13,6 +13,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from src.config import Config
+from src.search import space as search_space
 from src.tracking import resume
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +24,20 @@ LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "keras": "keras", "mlflow
 
 
 def run_name(cfg: Config) -> str:
-    """What the UI's run list shows, e.g. `mnist-cnn-dropout-s0`."""
-    return f"{cfg.dataset.name}-{cfg.model.name}-{cfg.reg.name}-s{cfg.seed}"
+    """What the UI's run list shows, e.g. `mnist-cnn-dropout-s0` (`trial7-mnist-...` in a
+    study, whose trials share a seed and most often a reg)."""
+    name = f"{cfg.dataset.name}-{cfg.model.name}-{cfg.reg.name}-s{cfg.seed}"
+    return f"trial{trial}-{name}" if (trial := trial_number()) is not None else name
+
+
+def trial_number() -> int | None:
+    """The Optuna trial this process runs (hydra_plugins/mnist_lab/optuna_sweeper.py numbers
+    its jobs as its trials), None outside a study."""
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.get()
+    in_study = hydra.mode == RunMode.MULTIRUN and hydra.sweeper._target_ == search_space.TARGET
+    return hydra.job.num if in_study else None
 
 
 def flat_params(cfg: Config) -> dict[str, Any]:
@@ -87,4 +100,6 @@ def run_tags() -> dict[str, str]:
             tags["hydra.job_num"] = str(hydra.job.num)
             if parent := resume.parent_run_id(Path(hydra.sweep.dir)):
                 tags["mlflow.parentRunId"] = parent  # nests the run under its sweep in the UI
+            if (trial := trial_number()) is not None:
+                tags[search_space.TRIAL_TAG] = str(trial)
     return tags

@@ -1,0 +1,129 @@
+"""Optuna search as a Hydra sweeper, resumable: `python -m src.train -m hparams_search=mnist_cnn`.
+
+Written here rather than installed: Hydra's own Optuna sweeper (1.2 and 1.3) requires
+optuna<3, whose SQL storage does not run on SQLAlchemy 2 (which MLflow 3 needs), and it cannot
+resume a study: it asks `n_trials` more on every launch and leaves an interrupted trial
+RUNNING forever. This one keeps its search-space syntax and sampler config, and:
+
+- stores the study in the sweep dir (src.search.study): the same command continues it;
+- runs trial N as Hydra job N, so an interrupted trial's job dir (Keras backup, MLflow run)
+  is found by the relaunch, which resumes it into the same run;
+- asks trials in batches the launcher runs side by side (`n_jobs: auto`: as many as it plans);
+- records the study on the sweep's parent MLflow run (src.tracking.sweep): space, best value,
+  best params, best trial's run id.
+"""
+
+import logging
+from collections.abc import Sequence
+from itertools import groupby
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+from src.search.space import StudySettings, parse
+
+log = logging.getLogger(__name__)
+# Every trial trains: a FINISHED run of the same config elsewhere is not a trial of this study.
+TRIAL_OVERRIDES = ("tracking.skip_finished=false",)
+
+
+class OptunaSweeper(Sweeper):
+    def __init__(self, sampler: Any, params: Optional[DictConfig] = None,
+                 **settings: Any) -> None:
+        self.sampler = sampler  # a partial (`_partial_: true`): seeded per launch
+        self.params = params
+        self.settings = StudySettings(**settings)
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function)
+
+    def sweep(self, arguments: list[str]) -> None:
+        import optuna
+        from mlflow import MlflowClient
+
+        from src.search import study as studies
+        from src.tracking import resume, store
+
+        self.space = parse(self.params, arguments)  # checked by src.preflight already
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        study = studies.open_study(sweep_dir, self.space, self.sampler, self.settings.seed)
+        self.study = study
+        client = MlflowClient(store.tracking_uri(self.config.tracking.uri))
+        parent = resume.parent_run_id(sweep_dir)  # None without the tracking callback
+        if parent:
+            studies.record_start(client, parent, self.space, self.settings.n_trials,
+                                 study.sampler)
+        done = len(study.trials)
+        log.info(f"Study {sweep_dir / studies.STORAGE}: {done} of {self.settings.n_trials} "
+                 f"trials already asked; searching {self.space.describe()}")
+
+        # Trials a killed launch left RUNNING: told from their run if it FINISHED, else rerun.
+        runs = studies.trial_runs(client, parent) if parent else {}
+        rerun = []
+        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+            value = studies.finished_value(runs.get(trial.number))
+            if value is None:
+                rerun.append((trial.number, trial.params))
+            else:
+                study.tell(trial.number, value)
+        if rerun:
+            log.info(f"Resuming interrupted trial(s) {[number for number, _ in rerun]}")
+            self._launch(rerun)
+
+        while (left := self.settings.n_trials - len(study.trials)) > 0:
+            distributions = {key: p.distribution() for key, p in self.space.params.items()}
+            batch = [study.ask(distributions) for _ in range(min(left, self._batch(left)))]
+            self._launch([(trial.number, trial.params) for trial in batch])
+            if parent:
+                studies.record_best(client, parent, study, sweep_dir)
+        best = studies.record_best(client, parent, study, sweep_dir) if parent else None
+        if best is not None:
+            log.info(f"Best trial #{best.number}: {studies.OBJECTIVE} {best.value:.4f} "
+                     f"with {best.params}")
+
+    def _launch(self, trials: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Run trials as the jobs numbered like them, tell the study each outcome, and stop
+        the study when more fail than `max_failure_rate` allows."""
+        import optuna
+
+        failed: list[JobReturn] = []
+        # The launcher numbers a call's jobs consecutively: one call per run of numbers.
+        for _, group in groupby(enumerate(trials), key=lambda item: item[1][0] - item[0]):
+            group = [trial for _, trial in group]
+            overrides = [[*self.space.overrides(params), *TRIAL_OVERRIDES]
+                         for _, params in group]
+            returns = self.launcher.launch(overrides, initial_job_idx=group[0][0])
+            for (number, _), job in zip(group, returns, strict=True):
+                if job.status == JobStatus.COMPLETED:
+                    self.study.tell(number, float(job.return_value))
+                else:
+                    self.study.tell(number, state=optuna.trial.TrialState.FAIL)
+                    failed.append(job)
+        if failed and len(failed) / len(trials) > self.settings.max_failure_rate:
+            log.error(f"{len(failed)} of {len(trials)} trials failed (hydra.sweeper."
+                      f"max_failure_rate={self.settings.max_failure_rate}): stopping the study")
+            failed[0].return_value  # noqa: B018 - JobReturn raises the job's own exception
+
+    def _batch(self, left: int) -> int:
+        """Trials asked at once: `n_jobs`, or with `auto` as many as the local launcher would
+        run side by side (other launchers: one at a time unless `n_jobs` says otherwise)."""
+        if self.settings.n_jobs != "auto":
+            return int(self.settings.n_jobs)
+        from hydra_plugins.mnist_lab.launcher import TARGET, sweep_plan
+        from src import machine
+        from src.config import to_typed
+
+        launcher = self.config.hydra.launcher
+        if launcher._target_ != TARGET:
+            return 1
+        cost = machine.job_cost(to_typed(self.config))  # trials differ little in cost
+        return sweep_plan(launcher.workers, [cost] * left).workers
+

@@ -1,0 +1,95 @@
+"""A study's Optuna storage in its sweep dir, and what it records on its parent MLflow run.
+
+The storage (`optuna.db`, SQLite) lives beside the jobs' dirs, so launching the same command
+again (same overrides, same sweep dir) loads the study instead of starting one: trials that
+completed stay, the total stays `n_trials`. Trial N runs as Hydra job N, in job dir N and as
+the child run tagged `optuna.trial=N`, which is how an interrupted trial finds what it left.
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import optuna
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, Run, RunTag
+from omegaconf import OmegaConf
+
+from src.config import ConfigError
+from src.search.space import TRIAL_TAG, SearchSpace
+
+STORAGE = "optuna.db"
+STUDY = "study"  # one study per storage, so one name does
+OBJECTIVE = "val_accuracy"  # what src.train returns: the last epoch's; never the test set
+RESULTS = "optimization_results.yaml"
+
+
+def open_study(sweep_dir: Path, space: SearchSpace, sampler: Callable[..., Any],
+               seed: int) -> optuna.Study:
+    """The sweep dir's study, created on first launch. `sampler(seed=...)` is seeded with
+    `seed` plus the trials already run: a relaunch must not replay the first random trials."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{sweep_dir / STORAGE}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper logs each trial itself
+    study = optuna.create_study(storage=storage, study_name=STUDY, direction="maximize",
+                                load_if_exists=True)
+    recorded = study.user_attrs.get("search_space")
+    if recorded is None:
+        study.set_user_attr("search_space", space.describe())
+    elif recorded != space.describe():
+        raise ConfigError(f"the study in {sweep_dir} searches {recorded}, this command "
+                          f"{space.describe()}: launch it with another hydra.sweep.dir, or "
+                          f"delete {sweep_dir / STORAGE} to start over")
+    study.sampler = sampler(seed=seed + len(study.trials))
+    return study
+
+
+def trial_runs(client: MlflowClient, parent_run_id: str) -> dict[int, Run]:
+    """The study's child runs by trial number (the newest, if a trial somehow has two)."""
+    experiment = client.get_run(parent_run_id).info.experiment_id
+    runs = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+                              order_by=["attributes.start_time ASC"])
+    return {int(run.data.tags[TRIAL_TAG]): run for run in runs if TRIAL_TAG in run.data.tags}
+
+
+def finished_value(run: Optional[Run]) -> Optional[float]:
+    """The objective of a trial whose run FINISHED (before the study heard back from it)."""
+    if run is None or run.info.status != "FINISHED" or OBJECTIVE not in run.data.metrics:
+        return None
+    return run.data.metrics[OBJECTIVE]
+
+
+def record_start(client: MlflowClient, parent_run_id: str, space: SearchSpace,
+                 n_trials: int, sampler: Any) -> None:
+    """The space as the parent's params (fixed for the study's life), the rest as tags."""
+    logged = client.get_run(parent_run_id).data.params
+    params = [Param(f"search.{key}", value) for key, value in space.describe().items()
+              if f"search.{key}" not in logged]
+    tags = [RunTag("optuna.n_trials", str(n_trials)),
+            RunTag("optuna.sampler", type(sampler).__name__),
+            RunTag("optuna.objective", f"maximize {OBJECTIVE}")]
+    client.log_batch(parent_run_id, params=params, tags=tags)
+
+
+def record_best(client: MlflowClient, parent_run_id: str, study: optuna.Study,
+                sweep_dir: Path) -> Optional[optuna.trial.FrozenTrial]:
+    """The best trial so far on the parent: `best_val_accuracy` (its step: trials complete),
+    its number, run id and params as tags, and the results file as an artifact."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        return None
+    best = study.best_trial
+    run = trial_runs(client, parent_run_id).get(best.number)
+    run_id = run.info.run_id if run else ""
+    tags = {"best.trial": str(best.number), "best.run_id": run_id,
+            **{f"best.{key}": str(value) for key, value in best.params.items()}}
+    metric = Metric(f"best_{OBJECTIVE}", best.value, int(time.time() * 1000), len(complete))
+    client.log_batch(parent_run_id, metrics=[metric],
+                     tags=[RunTag(key, value) for key, value in tags.items()])
+    results = {"best_value": best.value, "best_trial": best.number, "best_run_id": run_id,
+               "best_params": best.params, "trials_complete": len(complete)}
+    OmegaConf.save(OmegaConf.create(results), sweep_dir / RESULTS)
+    client.log_artifact(parent_run_id, str(sweep_dir / RESULTS))
+    return best
+
