@@ -156,6 +156,7 @@ class TrainerConfig(Checked):
     jit_compile: Optional[bool] = None  # null: Keras' "auto": XLA on GPU, off on CPU (slower there)
     steps_per_execution: int = 16  # batches per compiled call; callbacks still see every epoch
     precision: Precision = Precision.float32  # mixed_bfloat16: opt in, compare accuracy
+    data_parallel: bool = False  # JAX backend: each batch split over every local device
 
     def __post_init__(self) -> None:
         self.check("epochs", self.epochs >= 1, ">= 1")

@@ -29,3 +29,30 @@ def test_a_tracked_run_trains_on_jax_with_tensorflow_unimportable(tmp_path):
     assert "keras backend jax" in run.data.params["device"]
     assert "version.jax" in run.data.params and "version.tensorflow" not in run.data.params
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1, 2]
+
+
+@pytest.mark.slow
+@needs_data
+def test_data_parallel_over_two_devices_follows_the_one_device_run_and_records_them(tmp_path):
+    """Two devices simulated on the CPU, as on a 2-GPU machine: the same batches, each split
+    in two, the same losses up to float rounding."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    small = ("trainer.epochs=2", "trainer.batch_size=64", "dataset.train_limit=1024",
+             "dataset.val_size=1024", "tracking.log_model=false", "tracking.skip_finished=false")
+    env = {"KERAS_BACKEND": "jax", "MLFLOW_TRACKING_URI": uri,
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    for parallel in ("false", "true"):
+        result = run_cli("src.train", *small, f"trainer.data_parallel={parallel}", cwd=tmp_path,
+                         **env)
+        assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("mnist-cnn").experiment_id
+    one, two = client.search_runs([experiment], order_by=["attributes.start_time ASC"])
+    assert (one.data.params["devices"], two.data.params["devices"]) == ("1", "2")
+    assert two.data.params["global_batch_size"] == "64"
+    assert two.data.params["per_device_batch_size"] == "32"
+    for key in ("loss", "val_loss"):
+        histories = [[m.value for m in sorted(client.get_metric_history(run.info.run_id, key),
+                                              key=lambda m: m.step)] for run in (one, two)]
+        assert len(histories[0]) == 2
+        assert histories[1] == pytest.approx(histories[0], rel=1e-3), key

@@ -25,7 +25,7 @@ from src.config import Config
 from src.tracking.store import store_exists
 
 # Where and how verbosely a config runs, not what it computes: left out of `config_hash`.
-VOLATILE = ("tracking", "trainer.verbose", "dataset.data_dir")
+VOLATILE = ("tracking", "trainer.verbose", "trainer.data_parallel", "dataset.data_dir")
 # Knobs removed from the schema, at the value every run has used since: hashed as before, so
 # runs logged before their removal still match their configs (and are skipped on re-launch).
 RETIRED = {"trainer": {"fused_adam": False, "data_on_device": False}}
