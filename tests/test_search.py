@@ -1,5 +1,7 @@
 """The search space of an Optuna study: Hydra's sweep syntax, read and checked before trials."""
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -7,6 +9,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from src.config import CONF_DIR, ConfigError, register
 from src.search import space as search_space
 from src.search import study as studies
+
+PRESETS = sorted(path.stem for path in (Path(CONF_DIR) / "hparams_search").glob("*.yaml"))
 
 
 def parsed(*overrides: str, params: dict | None = None) -> search_space.SearchSpace:
@@ -51,10 +55,11 @@ def test_a_space_no_sampler_could_use_is_refused_with_its_rule(override, message
     assert message in str(raised.value)
 
 
-def test_the_extremes_of_every_searched_key_are_composed_and_range_checked():
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_extremes_of_every_searched_key_are_composed_and_range_checked(preset):
     register()
     with initialize_config_dir(CONF_DIR, version_base="1.3"):  # check() composes as Hydra does
-        config = compose("config", ["hparams_search=mnist_cnn"], return_hydra_config=True)
+        config = compose("config", [f"hparams_search={preset}"], return_hydra_config=True)
         search_space.check(config, search_space.parse(config.hydra.sweeper.params, []))
         with pytest.raises(ConfigError, match=r"batch_size=0 \(an extreme of choice\(0, 64\)"):
             search_space.check(config, parsed("trainer.batch_size=choice(0, 64)"))

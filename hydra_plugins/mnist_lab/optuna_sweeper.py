@@ -46,7 +46,6 @@ class OptunaSweeper(Sweeper):
             config=config, hydra_context=hydra_context, task_function=task_function)
 
     def sweep(self, arguments: list[str]) -> None:
-        import optuna
         from mlflow import MlflowClient
 
         from src.search import study as studies
@@ -54,8 +53,8 @@ class OptunaSweeper(Sweeper):
 
         self.space = parse(self.params, arguments)  # checked by src.preflight already
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        study = studies.open_study(sweep_dir, self.space, self.sampler, self.settings.seed)
-        self.study = study
+        self.study = study = studies.open_study(sweep_dir, self.space, self.sampler,
+                                                self.settings.seed)
         client = MlflowClient(store.tracking_uri(self.config.tracking.uri))
         parent = resume.parent_run_id(sweep_dir)  # None without the tracking callback
         if parent:
@@ -65,19 +64,7 @@ class OptunaSweeper(Sweeper):
         log.info(f"Study {sweep_dir / studies.STORAGE}: {done} of {self.settings.n_trials} "
                  f"trials already asked; searching {self.space.describe()}")
 
-        # Trials a killed launch left RUNNING: told from their run if it FINISHED, else rerun.
-        runs = studies.trial_runs(client, parent) if parent else {}
-        rerun = []
-        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
-            value = studies.finished_value(runs.get(trial.number))
-            if value is None:
-                rerun.append((trial.number, trial.params))
-            else:
-                study.tell(trial.number, value)
-        if rerun:
-            log.info(f"Resuming interrupted trial(s) {[number for number, _ in rerun]}")
-            self._launch(rerun)
-
+        self._finish_interrupted(studies.trial_runs(client, parent) if parent else {})
         while (left := self.settings.n_trials - len(study.trials)) > 0:
             distributions = {key: p.distribution() for key, p in self.space.params.items()}
             batch = [study.ask(distributions) for _ in range(min(left, self._batch(left)))]
@@ -88,6 +75,24 @@ class OptunaSweeper(Sweeper):
         if best is not None:
             log.info(f"Best trial #{best.number}: {studies.OBJECTIVE} {best.value:.4f} "
                      f"with {best.params}")
+
+    def _finish_interrupted(self, runs: dict[int, Any]) -> None:
+        """Trials a killed launch left RUNNING: told their value if their run FINISHED, else
+        run again as the same job, which resumes what the run had done."""
+        import optuna
+
+        from src.search.study import finished_value
+
+        rerun = []
+        for trial in self.study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+            value = finished_value(runs.get(trial.number))
+            if value is None:
+                rerun.append((trial.number, trial.params))
+            else:
+                self.study.tell(trial.number, value)
+        if rerun:
+            log.info(f"Resuming interrupted trial(s) {[number for number, _ in rerun]}")
+            self._launch(rerun)
 
     def _launch(self, trials: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Run trials as the jobs numbered like them, tell the study each outcome, and stop
