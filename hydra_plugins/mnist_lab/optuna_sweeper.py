@@ -71,8 +71,9 @@ class OptunaSweeper(Sweeper):
             self._launch([(trial.number, trial.params) for trial in batch])
             if parent:
                 studies.record_best(client, parent, study, sweep_dir)
-        best = studies.record_best(client, parent, study, sweep_dir) if parent else None
-        if best is not None:
+        if parent:  # when this launch only finished interrupted trials, or had nothing to do
+            studies.record_best(client, parent, study, sweep_dir)
+        if best := studies.best_trial(study):
             log.info(f"Best trial #{best.number}: {studies.OBJECTIVE} {best.value:.4f} "
                      f"with {best.params}")
 

@@ -72,13 +72,20 @@ def record_start(client: MlflowClient, parent_run_id: str, space: SearchSpace,
     client.log_batch(parent_run_id, params=params, tags=tags)
 
 
-def record_best(client: MlflowClient, parent_run_id: str, study: optuna.Study,
-                sweep_dir: Path) -> Optional[optuna.trial.FrozenTrial]:
-    """The best trial so far on the parent: `best_val_accuracy` (its step: trials complete),
-    its number, run id and params as tags, and the results file as an artifact."""
+def best_trial(study: optuna.Study) -> Optional[optuna.trial.FrozenTrial]:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not complete:
-        return None
+    return study.best_trial if complete else None
+
+
+def record_best(client: MlflowClient, parent_run_id: str, study: optuna.Study,
+                sweep_dir: Path) -> None:
+    """The best trial so far on the parent: `best_val_accuracy` (its step: trials complete),
+    its number, run id and params as tags, and the results file as an artifact. Once per
+    count of complete trials: a relaunch with nothing new adds no point to the chart."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    history = client.get_metric_history(parent_run_id, f"best_{OBJECTIVE}")
+    if not complete or any(point.step == len(complete) for point in history):
+        return
     best = study.best_trial
     run = trial_runs(client, parent_run_id).get(best.number)
     run_id = run.info.run_id if run else ""
@@ -91,5 +98,4 @@ def record_best(client: MlflowClient, parent_run_id: str, study: optuna.Study,
                "best_params": best.params, "trials_complete": len(complete)}
     OmegaConf.save(OmegaConf.create(results), sweep_dir / RESULTS)
     client.log_artifact(parent_run_id, str(sweep_dir / RESULTS))
-    return best
 

@@ -114,6 +114,9 @@ def test_the_parent_records_the_best_trial_its_run_and_params(killed_and_relaunc
     assert {k: tags[f"best.{k}"] for k in best.params} == {
         k: str(v) for k, v in best.params.items()}
     assert parent.data.metrics["best_val_accuracy"] == pytest.approx(best.value)
+    progress = MlflowClient(uri).get_metric_history(parent.info.run_id, "best_val_accuracy")
+    steps = [point.step for point in progress]  # trials complete when each point was logged
+    assert steps == sorted(set(steps)) and steps[-1] == TRIALS
     assert parent.data.params["search.optimizer.lr"] == "log-float [0.0001, 0.03]"
     assert "seed" not in best.params
     results = Path(sweep_dir / studies.RESULTS).read_text()
