@@ -55,18 +55,18 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
     with console.quiet_startup():
         import keras
 
-        from src import models, trainer
+        from src import devices, models, trainer
         from src.tracking import artifacts, datasets
         from src.tracking.epoch_metrics import EpochMetrics
 
-        device = trainer.device()
-        devices = trainer.distribute(cfg.trainer, splits)  # 1 device unless data_parallel
+        device = devices.device()
+        placement = devices.distribute(cfg.trainer, splits)  # 1 device unless data_parallel
     with lifecycle.training_run(cfg, uri, config_hash, job) as run_id:  # FAILED if anything raises
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
         model = models.build(cfg.model, cfg.reg)
         lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
-                              "device": device, **devices})
+                              "device": device, **placement})
         inputs = datasets.datasets(splits, cfg.dataset)
         datasets.log_inputs(inputs)
         epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)

@@ -10,62 +10,9 @@ from typing import Optional
 import keras
 import numpy as np
 
-from src.config import ConfigError, OptimizerConfig, OptimizerName, TrainerConfig
+from src.config import OptimizerConfig, OptimizerName, TrainerConfig
 from src.data import Splits
-
-
-def device() -> str:
-    """'GPU' or 'CPU' plus the device list, as the backend reports it."""
-    devices = keras.distribution.list_devices()
-    kind = "GPU" if any(d.lower().startswith("gpu") for d in devices) else "CPU"
-    return f"{kind} ({', '.join(devices)}; keras backend {keras.backend.backend()})"
-
-
-def distribute(cfg: TrainerConfig, data: Splits) -> dict[str, int]:
-    """With `trainer.data_parallel`, train data-parallel over every local device (Keras 3's
-    DataParallel: weights replicated, each batch of `batch_size` split evenly among them).
-    Call before building the model. Returns the devices and batch sizes, as params."""
-    devices = keras.distribution.list_devices()
-    if not cfg.data_parallel:
-        return {"devices": 1, "global_batch_size": cfg.batch_size}
-    if keras.backend.backend() != "jax":
-        raise ConfigError("trainer.data_parallel=true needs Keras' JAX backend, the one Keras 3 "
-                          f"distributes (this is {keras.backend.backend()}): KERAS_BACKEND=jax")
-    # Every batch, the last of each split included, must split evenly (JAX shards it so).
-    sizes = {"trainer.batch_size": cfg.batch_size, **{
-        f"the last batch of {split}": len(y) % cfg.batch_size
-        for split, y in (("train", data.y_train), ("val", data.y_val), ("test", data.y_test))}}
-    for what, size in sizes.items():
-        if size % len(devices):
-            raise ConfigError(
-                f"trainer.data_parallel=true: {what} ({size} images) does not split over "
-                f"{len(devices)} devices; choose a trainer.batch_size (and split sizes) whose "
-                f"every batch is a multiple of {len(devices)}")
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return {"devices": len(devices), "global_batch_size": cfg.batch_size,
-            "per_device_batch_size": cfg.batch_size // len(devices)}
-
-
-class InOrderBatchEnds(keras.callbacks.Callback):
-    """Keeps Keras' batch-end work in the calling thread, for data-parallel runs. Keras 3
-    otherwise converts each batch's outputs to NumPy in a thread pool; a batch sharded over
-    devices is gathered from all of them, and two such gathers at once deadlock XLA's CPU
-    collectives (a rendezvous timeout, then an abort, seen here with 2 simulated devices).
-    Keras dispatches synchronously as soon as one callback overrides these hooks."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        pass
-
-    def on_test_batch_end(self, batch, logs=None):
-        pass
-
-    def on_predict_batch_end(self, batch, logs=None):
-        pass
-
-
-def _in_order() -> list[keras.callbacks.Callback]:
-    return [InOrderBatchEnds()] if keras.distribution.distribution() is not None else []
-
+from src.devices import in_order
 
 OPTIMIZERS = {
     OptimizerName.adam: lambda cfg: keras.optimizers.Adam(learning_rate=cfg.lr),
@@ -238,14 +185,14 @@ def fit(
         **training_input(data, cfg.batch_size),
         epochs=cfg.epochs,
         validation_data=(data.x_val, data.y_val),
-        callbacks=[EpochTimer(), *lines, *callbacks, *_in_order()],
+        callbacks=[EpochTimer(), *lines, *callbacks, *in_order()],
         verbose=1 if cfg.verbose == 1 else 0,
     )
 
 
 def evaluate(model: keras.Model, data: Splits, batch_size: int) -> Evaluation:
     """One pass over the test set gives loss, accuracy and the predictions for the plots."""
-    probs = model.predict(data.x_test, batch_size=batch_size, verbose=0, callbacks=_in_order())
+    probs = model.predict(data.x_test, batch_size=batch_size, verbose=0, callbacks=in_order())
     loss = keras.losses.SparseCategoricalCrossentropy()(data.y_test, probs)
     y_pred = probs.argmax(axis=1)
     return Evaluation(float(loss), float(np.mean(y_pred == data.y_test)), y_pred)

@@ -63,6 +63,8 @@ def test_the_extremes_of_every_searched_key_are_composed_and_range_checked(prese
         search_space.check(config, search_space.parse(config.hydra.sweeper.params, []))
         with pytest.raises(ConfigError, match=r"batch_size=0 \(an extreme of choice\(0, 64\)"):
             search_space.check(config, parsed("trainer.batch_size=choice(0, 64)"))
+        with pytest.raises(ConfigError, match="optimizer=rmsprop .*Could not find 'optimizer/"):
+            search_space.check(config, parsed("optimizer=choice(adam, rmsprop)"))
 
 
 @pytest.mark.parametrize(("settings", "key"), [

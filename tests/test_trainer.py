@@ -8,14 +8,7 @@ import numpy as np
 import pytest
 
 from src import trainer
-from src.config import (
-    ConfigError,
-    ModelConfig,
-    OptimizerConfig,
-    OptimizerName,
-    RegConfig,
-    TrainerConfig,
-)
+from src.config import ModelConfig, OptimizerConfig, OptimizerName, RegConfig, TrainerConfig
 from src.data import Splits
 from src.models import build
 
@@ -129,10 +122,3 @@ def test_a_kill_while_the_backup_is_written_resumes_from_the_last_complete_epoch
             np.testing.assert_array_equal(restored, saved)
     assert not backup.exists()  # deleted once fit ends
 
-
-def test_data_parallel_needs_the_jax_backend():
-    cfg = TrainerConfig(data_parallel=True)  # these tests run on TensorFlow (KERAS_BACKEND)
-    with pytest.raises(ConfigError, match="trainer.data_parallel=true needs Keras' JAX backend"):
-        trainer.distribute(cfg, tiny_splits())
-    assert trainer.distribute(TrainerConfig(batch_size=64), tiny_splits()) == {
-        "devices": 1, "global_batch_size": 64}

@@ -38,7 +38,8 @@ def test_data_parallel_over_two_devices_follows_the_one_device_run_and_records_t
     in two, the same losses up to float rounding."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     small = ("trainer.epochs=2", "trainer.batch_size=64", "dataset.train_limit=1024",
-             "dataset.val_size=1024", "tracking.log_model=false", "tracking.skip_finished=false")
+             "dataset.val_size=512", "tracking.log_model=false", "tracking.skip_finished=false",
+             "tracking.system_metrics=false")
     env = {"KERAS_BACKEND": "jax", "MLFLOW_TRACKING_URI": uri,
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     for parallel in ("false", "true"):

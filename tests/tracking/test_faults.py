@@ -162,8 +162,8 @@ def each_logged_an_epoch(uri: str, jobs: int) -> bool:
 def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_it(tmp_path,
                                                                                   stop):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    # Jobs long enough (~1 min each on a busy 2-core machine) to be stopped mid-way.
-    command = ("-m", "seed=0,1,2", "trainer.epochs=30", "dataset.train_limit=3000",
+    # Jobs long enough (~20 s each on a busy 2-core machine) to be stopped mid-way.
+    command = ("-m", "seed=0,1,2", "trainer.epochs=12", "dataset.train_limit=3000",
                "dataset.val_size=500")
     sweep = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     # Read the store only once the sweep has created it: two processes creating one SQLite
@@ -190,7 +190,7 @@ def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_
         assert resumed[name].info.run_id == run.info.run_id  # the same run, resumed
         assert resumed[name].info.status == "FINISHED"
         assert f"Resuming MLflow run {run.info.run_id}" in again.stdout
-        assert_every_epoch_once(uri, run.info.run_id, epochs=30)
+        assert_every_epoch_once(uri, run.info.run_id, epochs=12)
 
 
 # Training made to raise in the sweep's job #0. Installed as `sitecustomize`, which Python

@@ -16,11 +16,12 @@ from tests.conftest import needs_data, run_cli
 from tests.tracking.test_faults import Training, assert_every_epoch_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, needs_data]
-TRIALS, EPOCHS = 3, 4
+TRIALS, EPOCHS = 3, 3
 # Trials one at a time (n_jobs=1), each in a worker process (workers=2), as a sweep's jobs run.
 STUDY = ("-m", "hparams_search=mnist_cnn", f"hydra.sweeper.n_trials={TRIALS}",
          "hydra.sweeper.n_jobs=1", "hydra.launcher.workers=2", f"trainer.epochs={EPOCHS}",
-         "dataset.train_limit=1000", "dataset.val_size=1000", "tracking.log_model=false")
+         "dataset.train_limit=1000", "dataset.val_size=500", "tracking.log_model=false",
+         "tracking.system_metrics=false")
 
 
 @pytest.fixture(scope="module")
