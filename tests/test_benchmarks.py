@@ -58,6 +58,9 @@ def test_quick_sweep_benchmark_times_both_sides_and_every_job(tmp_path):
     for side in ("a", "b"):
         assert set(pair[side]["jobs"]) == {"none", "dropout", "batchnorm"}
         for job in pair[side]["jobs"].values():
-            assert 0 < job["startup_s"] < job["run_s"]
+            assert job["startup_s"] > 0 and job["run_s"] > 0
             assert 0.1 <= job["test_accuracy"] <= 1.0
+    # B's job time is its whole process, start-up included. A's is its MLflow run, which opens
+    # after the imports start-up counts: on a loaded machine the start-up can be the longer.
+    assert all(job["startup_s"] < job["run_s"] for job in pair["b"]["jobs"].values())
     assert all(job["finish_s"] > 0 for job in pair["a"]["jobs"].values())

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.samplers import RandomSampler
 
 from src.config import CONF_DIR, ConfigError, register
 from src.search import space as search_space
@@ -92,3 +93,15 @@ def test_a_study_refuses_to_continue_with_another_search_space(tmp_path):
     assert seeds == [10, 11], "a relaunch's sampler must not replay the first random trials"
     with pytest.raises(ConfigError, match="searches .* this command"):
         studies.open_study(tmp_path, parsed("optimizer.lr=interval(0.1, 0.3)"), sampler, 10)
+
+
+def test_a_relaunch_with_another_space_is_refused_before_its_parent_run_reopens(tmp_path):
+    register()
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        config = compose("config", ["hparams_search=mnist_cnn", f"hydra.sweep.dir={tmp_path}"],
+                         return_hydra_config=True)
+        search_space.preflight(config)  # no study there yet
+        studies.open_study(tmp_path, parsed("optimizer.lr=interval(0.1, 0.2)"),
+                           RandomSampler, seed=0)
+        with pytest.raises(ConfigError, match=f"the study in {tmp_path} searches"):
+            search_space.preflight(config)

@@ -14,6 +14,7 @@ chosen config over seeds. Parsed without importing Optuna, so the preflight stay
 
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar, Union
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -31,6 +32,7 @@ from src.config import Checked, ConfigError, to_typed
 
 TARGET = "hydra_plugins.mnist_lab.optuna_sweeper.OptunaSweeper"
 TRIAL_TAG = "optuna.trial"  # on each trial's run: its number, which is also its Hydra job number
+STORAGE, STUDY = "optuna.db", "study"  # in the sweep dir: one study per storage, so one name
 NEVER_SEARCHED = ("seed",)
 
 
@@ -187,8 +189,17 @@ def check(config: DictConfig, space: SearchSpace) -> None:
                                   f"{param.describe()}): {exc}{cause}") from exc
 
 
+def check_same_space(sweep_dir: Path, recorded: Union[dict, None], space: SearchSpace) -> None:
+    """A relaunch continues the study in its sweep dir only if it searches the same space."""
+    if recorded is not None and recorded != space.describe():
+        raise ConfigError(f"the study in {sweep_dir} searches {recorded}, this command "
+                          f"{space.describe()}: launch it with another hydra.sweep.dir, or "
+                          f"delete {sweep_dir / STORAGE} to start over")
+
+
 def preflight(config: DictConfig) -> SearchSpace:
-    """Everything about a study that can be wrong before its first trial."""
+    """Everything about a study that can be wrong before its first trial (or, on a relaunch,
+    before its parent run is set RUNNING again)."""
     StudySettings.of(config.hydra.sweeper)
     task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     space = parse(config.hydra.sweeper.get("params"), task)
@@ -196,4 +207,10 @@ def preflight(config: DictConfig) -> SearchSpace:
         raise ConfigError("the Optuna sweeper has nothing to search: set hydra.sweeper.params "
                           "(conf/hparams_search/) or sweep a key on the command line")
     check(config, space)
+    sweep_dir = Path(config.hydra.sweep.dir)
+    if (sweep_dir / STORAGE).exists():
+        import optuna
+
+        study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{sweep_dir / STORAGE}")
+        check_same_space(sweep_dir, study.user_attrs.get("search_space"), space)
     return space

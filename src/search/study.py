@@ -16,11 +16,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run, RunTag
 from omegaconf import OmegaConf
 
-from src.config import ConfigError
-from src.search.space import TRIAL_TAG, SearchSpace
+from src.search.space import STORAGE, STUDY, TRIAL_TAG, SearchSpace, check_same_space
 
-STORAGE = "optuna.db"
-STUDY = "study"  # one study per storage, so one name does
 OBJECTIVE = "val_accuracy"  # what src.train returns: the last epoch's; never the test set
 RESULTS = "optimization_results.yaml"
 
@@ -34,13 +31,8 @@ def open_study(sweep_dir: Path, space: SearchSpace, sampler: Callable[..., Any],
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper logs each trial itself
     study = optuna.create_study(storage=storage, study_name=STUDY, direction="maximize",
                                 load_if_exists=True)
-    recorded = study.user_attrs.get("search_space")
-    if recorded is None:
-        study.set_user_attr("search_space", space.describe())
-    elif recorded != space.describe():
-        raise ConfigError(f"the study in {sweep_dir} searches {recorded}, this command "
-                          f"{space.describe()}: launch it with another hydra.sweep.dir, or "
-                          f"delete {sweep_dir / STORAGE} to start over")
+    check_same_space(sweep_dir, study.user_attrs.get("search_space"), space)
+    study.set_user_attr("search_space", space.describe())
     study.sampler = sampler(seed=seed + len(study.trials))
     return study
 
