@@ -124,20 +124,16 @@ def parse(params: Union[DictConfig, dict, None], arguments: list[str]) -> Search
         parsed = OverridesParser.create().parse_overrides(lines)
     except HydraException as exc:
         raise ConfigError(f"search space: {exc}") from exc
-    space = SearchSpace()
+    params, fixed = {}, {}  # by key: a later override of a key replaces the earlier one
     for override in parsed:
         key = override.get_key_element()
-        space.params.pop(key, None)
-        space.fixed = [line for line in space.fixed if _key(line) != key]
+        params.pop(key, None)
+        fixed.pop(key, None)
         if override.is_sweep_override():
-            space.params[key] = _param(key, override)
+            params[key] = _param(key, override)
         else:
-            space.fixed.append(override.input_line)
-    return space
-
-
-def _key(line: str) -> str:
-    return OverridesParser.create().parse_override(line).get_key_element()
+            fixed[key] = override.input_line
+    return SearchSpace(params, list(fixed.values()))
 
 
 def _param(key: str, override: Override) -> Param:
