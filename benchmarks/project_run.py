@@ -59,7 +59,7 @@ def main() -> None:
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
         model = models.build(cfg.model, cfg.reg)
         marks["model_built"] = time.time() - t0
-        trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [probe])
+        trainer.fit(model, splits, cfg, [probe])
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
         fields.update(
             tracked=False, test_accuracy=result.test_accuracy, n_train=len(splits.y_train),

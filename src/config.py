@@ -1,7 +1,7 @@
 """Typed run configuration: the schema `conf/config.yaml` composes into, and its checks.
 
 The dataclasses are registered in Hydra's ConfigStore, so a misspelled key, a wrong type
-(`optimizer.lr=abc`) or an unknown name (`model.name=resnet`) fails at composition with
+(`optimizer.lr=abc`) or an unknown name (`model.name=vit`) fails at composition with
 OmegaConf's message. Ranges are checked in `__post_init__`, which runs whenever these objects
 are built: by `to_typed`, the first thing every entry point does, and by tests.
 """
@@ -9,7 +9,6 @@ are built: by `to_typed`, the first thing every entry point does, and by tests.
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
@@ -17,67 +16,25 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from src.choices import (
+    AugmentName,
+    BNPlacement,
+    DatasetName,
+    ModelName,
+    OptimizerName,
+    Precision,
+    RegName,
+    ScheduleName,
+    Split,
+)
 from src.errors import BadInput
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
+TRAIN_IMAGES = 60_000  # in the training file of either dataset (their SHA-256 are checked)
 
 
 class ConfigError(BadInput):
     """A value that type-checks but makes no sense (negative epochs, dropout of 1.5)."""
-
-
-class Choice(str, Enum):
-    """An option of a config group; prints as its value (`cnn`, not `ModelName.cnn`)."""
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class DatasetName(Choice):
-    mnist = "mnist"
-    fashion_mnist = "fashion_mnist"
-
-
-TRAIN_IMAGES = 60_000  # in the training file of either dataset (their SHA-256 are checked)
-
-
-class ModelName(Choice):
-    cnn = "cnn"
-    mlp = "mlp"
-    lenet5 = "lenet5"
-
-
-class RegName(Choice):
-    none = "none"
-    dropout = "dropout"
-    batchnorm = "batchnorm"
-
-
-class OptimizerName(Choice):
-    adam = "adam"
-    sgd = "sgd"
-
-
-# The config groups and their options, each option a file conf/<group>/<option>.yaml
-# (tests/test_config.py holds the two together). `reg=dropout` sets `reg.name: dropout`.
-CHOICES: dict[str, type[Choice]] = {
-    "dataset": DatasetName, "model": ModelName, "reg": RegName, "optimizer": OptimizerName,
-}
-
-
-class Split(Choice):
-    last = "last"  # the last `val_size` training images (MNIST notebook)
-    random = "random"  # shuffled with `split_seed` (homework: 80/20, random_state=42)
-
-
-class BNPlacement(Choice):
-    before_activation = "before_activation"  # conv -> BN -> relu (homework LeNet-5)
-    after_activation = "after_activation"  # conv+relu -> BN (MNIST notebook)
-
-
-class Precision(Choice):
-    float32 = "float32"  # the notebooks' math
-    mixed_bfloat16 = "mixed_bfloat16"  # bfloat16 compute, float32 weights: faster on AMX CPUs
 
 
 class Checked:
@@ -140,10 +97,47 @@ class OptimizerConfig(Checked):
     name: OptimizerName = OptimizerName.adam
     lr: float = 1e-3
     momentum: float = 0.0  # SGD only
+    weight_decay: float = 0.0  # decoupled (AdamW), on conv/dense kernels only
 
     def __post_init__(self) -> None:
         self.check("lr", self.lr > 0, "> 0")
         self.check("momentum", 0.0 <= self.momentum < 1.0, "in [0, 1)")
+        self.check("weight_decay", 0.0 <= self.weight_decay < 1.0, "in [0, 1)")
+
+
+@dataclass
+class AugmentConfig(Checked):
+    """Random changes to each training batch (never to validation or test images)."""
+
+    group: ClassVar[str] = "augment"
+    name: AugmentName = AugmentName.none
+    shift: float = 0.0  # largest translation, a fraction of the image side (0.1 = 2.8 pixels)
+    rotation: float = 0.0  # largest rotation, degrees either way
+    horizontal_flip: bool = False  # mirror half the images
+    erasing: float = 0.0  # chance that an image gets a random patch blanked (random erasing)
+
+    def __post_init__(self) -> None:
+        self.check("shift", 0.0 <= self.shift <= 0.5, "in [0, 0.5]")
+        self.check("rotation", 0.0 <= self.rotation <= 180.0, "in [0, 180] (degrees)")
+        self.check("erasing", 0.0 <= self.erasing <= 1.0, "in [0, 1]")
+
+
+@dataclass
+class ScheduleConfig(Checked):
+    """The learning rate over training: optimizer.lr is the peak, reached after `warmup`."""
+
+    group: ClassVar[str] = "schedule"
+    name: ScheduleName = ScheduleName.constant
+    warmup: float = 0.0  # fraction of all steps spent rising linearly to optimizer.lr
+    start_factor: float = 0.0  # the first step's lr, as a fraction of optimizer.lr
+    final_factor: float = 0.0  # the last step's lr after the cosine decay, likewise
+
+    def __post_init__(self) -> None:
+        self.check("warmup", 0.0 <= self.warmup < 1.0, "in [0, 1)")
+        for key in ("start_factor", "final_factor"):
+            self.check(key, 0.0 <= getattr(self, key) <= 1.0, "in [0, 1]")
+        constant = self.name == ScheduleName.constant
+        self.check("warmup", not constant or self.warmup == 0, "0 for a constant schedule")
 
 
 @dataclass
@@ -157,8 +151,10 @@ class TrainerConfig(Checked):
     steps_per_execution: int = 16  # batches per compiled call; callbacks still see every epoch
     precision: Precision = Precision.float32  # mixed_bfloat16: opt in, compare accuracy
     data_parallel: bool = False  # JAX backend: each batch split over every local device
+    label_smoothing: float = 0.0  # targets (1 - s) on the class, s spread over all classes
 
     def __post_init__(self) -> None:
+        self.check("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)")
         self.check("epochs", self.epochs >= 1, ">= 1")
         self.check("batch_size", self.batch_size >= 1, ">= 1")
         self.check("verbose", self.verbose in (0, 1, 2), "0, 1 or 2")
@@ -189,12 +185,17 @@ class Config(Checked):
     model: ModelConfig = field(default_factory=ModelConfig)
     reg: RegConfig = field(default_factory=RegConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
         self.check("seed", 0 <= self.seed < 2**32, "in [0, 2**32), as NumPy's seeding requires")
+        self.augment.check("horizontal_flip", not self.augment.horizontal_flip
+                           or self.dataset.name != DatasetName.mnist,
+                           "false on mnist (a mirrored digit is not a digit)")
 
 
 def command_digest(overrides: Any) -> str:

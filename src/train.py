@@ -71,8 +71,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         datasets.log_inputs(inputs)
         epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
         timeline = trainer.Timeline(started)
-        trainer.fit(model, splits, cfg.trainer, cfg.optimizer, [timeline, epochs, *callbacks],
-                    job.backup, name)
+        trainer.fit(model, splits, cfg, [timeline, epochs, *callbacks], job.backup, name)
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
         artifacts.log_results(model, splits, epochs.history, result, cfg.tracking,
                               inputs["test"])

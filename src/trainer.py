@@ -10,19 +10,12 @@ from typing import Optional
 import keras
 import numpy as np
 
-from src.config import OptimizerConfig, OptimizerName, TrainerConfig
+from src import optim
+from src.augment import augmenter
+from src.config import Config
 from src.data import Splits
 from src.devices import in_order
-
-OPTIMIZERS = {
-    OptimizerName.adam: lambda cfg: keras.optimizers.Adam(learning_rate=cfg.lr),
-    OptimizerName.sgd: lambda cfg: keras.optimizers.SGD(learning_rate=cfg.lr,
-                                                        momentum=cfg.momentum),
-}
-
-
-def optimizer(cfg: OptimizerConfig) -> keras.optimizers.Optimizer:
-    return OPTIMIZERS[cfg.name](cfg)
+from src.models import NUM_CLASSES
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -125,46 +118,63 @@ class Evaluation:
     y_pred: np.ndarray  # predicted class per test image
 
 
-def training_input(data: Splits, batch_size: int) -> dict:
-    """`fit`'s training data, in a new order every epoch (see `reshuffled_batches`)."""
-    if keras.backend.backend() == "tensorflow":
-        batches = reshuffled_batches(data.x_train, data.y_train, batch_size)
+def training_input(data: Splits, cfg: Config) -> dict:
+    """`fit`'s training data, in a new order every epoch (see `reshuffled_batches`), augmented
+    and one-hot (for label smoothing) as configured."""
+    augment, one_hot = augmenter(cfg.augment), cfg.trainer.label_smoothing > 0
+    if keras.backend.backend() == "tensorflow" or augment is not None:
+        batches = reshuffled_batches(data.x_train, data.y_train, cfg.trainer.batch_size,
+                                     augment, one_hot)
         return {"x": batches, "shuffle": False}  # the pipeline shuffles; Keras would warn
-    return {"x": data.x_train, "y": data.y_train, "batch_size": batch_size, "shuffle": True}
+    y = targets(data.y_train, one_hot)
+    return {"x": data.x_train, "y": y, "batch_size": cfg.trainer.batch_size, "shuffle": True}
 
 
-def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int):
+def targets(labels: np.ndarray, one_hot: bool) -> np.ndarray:
+    """Integer labels, or one-hot rows where the loss smooths them (`optim.loss`)."""
+    return np.eye(NUM_CLASSES, dtype="float32")[labels] if one_hot else labels
+
+
+def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
+                       augment: Optional[keras.layers.Layer] = None, one_hot: bool = False):
     """A tf.data pipeline that draws a new permutation of the training set every epoch.
 
     Not `fit(x, y, shuffle=True)`: once `keras.utils.set_random_seed` has run, Keras 3's array
     adapter re-creates its TensorFlow shuffle with the same seed each epoch, so every epoch sees
     one batch order (docs/reproduction.md measures what that costs). `reshuffle_each_iteration`
-    gives each epoch its own order, still fixed by the global seed.
+    gives each epoch its own order, still fixed by the global seed. `augment` transforms each
+    batch (training only: validation data does not pass through here).
     """
-    import tensorflow as tf  # this path is only taken on the TensorFlow backend
+    import tensorflow as tf  # the input pipeline of the TensorFlow backend, and of augmentation
 
     images, labels = tf.constant(x), tf.constant(y)
-    return (
+    batches = (
         tf.data.Dataset.range(len(y))
         .shuffle(len(y), reshuffle_each_iteration=True)
         .batch(batch_size)
         .map(lambda i: (tf.gather(images, i), tf.gather(labels, i)), tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
     )
+    if augment is not None:
+        # One batch at a time: the layers draw from a seed generator whose state each call
+        # advances, and parallel calls would take the draws in a different order every run.
+        batches = batches.map(lambda xb, yb: (augment(xb, training=True), yb))
+    if one_hot:
+        batches = batches.map(lambda xb, yb: (xb, tf.one_hot(yb, NUM_CLASSES)))
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def fit(
     model: keras.Model,
     data: Splits,
-    cfg: TrainerConfig,
-    opt: OptimizerConfig,
+    cfg: Config,
     callbacks: list[keras.callbacks.Callback],
     backup_dir: Optional[Path] = None,
     run_name: str = "",
 ) -> keras.callbacks.History:
-    """Train with sparse labels (equivalent to the homework's one-hot + categorical CE).
+    """Train with integer labels (equivalent to the homework's one-hot + categorical CE), or
+    one-hot ones where `trainer.label_smoothing` asks Keras to smooth them.
 
-    `cfg.verbose`: 2 prints an `EpochLine` per epoch, 1 Keras' progress bar (for single runs:
+    `trainer.verbose`: 2 prints an `EpochLine` per epoch, 1 Keras' progress bar (for single runs:
     bars of jobs side by side would interleave), 0 nothing.
 
     With `backup_dir`, weights and optimizer state are backed up after every epoch and a
@@ -173,20 +183,23 @@ def fit(
     """
     if backup_dir is not None:
         callbacks = [*callbacks, AtomicBackupAndRestore(str(backup_dir))]
+    run = cfg.trainer
+    total_steps = run.epochs * -(-len(data.y_train) // run.batch_size)  # for the lr schedule
     model.compile(
-        optimizer=optimizer(opt),
-        loss="sparse_categorical_crossentropy",
+        optimizer=optim.optimizer(cfg.optimizer, cfg.schedule, total_steps),
+        loss=optim.loss(run.label_smoothing),
         metrics=["accuracy"],
-        jit_compile="auto" if cfg.jit_compile is None else cfg.jit_compile,
-        steps_per_execution=cfg.steps_per_execution,
+        jit_compile="auto" if run.jit_compile is None else run.jit_compile,
+        steps_per_execution=run.steps_per_execution,
     )
-    lines = [EpochLine(run_name or model.name, cfg.epochs)] if cfg.verbose == 2 else []
+    lines = [EpochLine(run_name or model.name, run.epochs)] if run.verbose == 2 else []
+    one_hot = run.label_smoothing > 0
     return model.fit(
-        **training_input(data, cfg.batch_size),
-        epochs=cfg.epochs,
-        validation_data=(data.x_val, data.y_val),
+        **training_input(data, cfg),
+        epochs=run.epochs,
+        validation_data=(data.x_val, targets(data.y_val, one_hot)),
         callbacks=[EpochTimer(), *lines, *callbacks, *in_order()],
-        verbose=1 if cfg.verbose == 1 else 0,
+        verbose=1 if run.verbose == 1 else 0,
     )
 
 

@@ -6,10 +6,12 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from src.config import CHOICES, BNPlacement, ConfigError, Split
+from src.choices import CHOICES
+from src.config import BNPlacement, ConfigError, Split
 from tests.conftest import ROOT
 
-COMBINATIONS = list(itertools.product(*(list(choice) for choice in CHOICES.values())))
+NOTEBOOK_GROUPS = ("dataset", "model", "reg", "optimizer")  # every combination of these
+COMBINATIONS = list(itertools.product(*(list(CHOICES[group]) for group in NOTEBOOK_GROUPS)))
 
 
 @pytest.mark.parametrize("group", CHOICES)
@@ -19,9 +21,33 @@ def test_each_choice_is_one_yaml_file_named_after_it(group):
 
 
 @pytest.mark.parametrize("choice", COMBINATIONS, ids="-".join)
-def test_every_group_combination_composes(compose, choice):
-    cfg = compose(*(f"{group}={name}" for group, name in zip(CHOICES, choice, strict=True)))
+def test_every_notebook_group_combination_composes(compose, choice):
+    cfg = compose(*(f"{group}={name}" for group, name in zip(NOTEBOOK_GROUPS, choice, strict=True)))
     assert (cfg.dataset.name, cfg.model.name, cfg.reg.name, cfg.optimizer.name) == choice
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+@pytest.mark.parametrize(("group", "name"), [
+    (group, name) for group in set(CHOICES) - set(NOTEBOOK_GROUPS) for name in CHOICES[group]
+    if name != "clothes"])
+def test_every_recipe_choice_composes_on_either_dataset(compose, dataset, group, name):
+    assert getattr(compose(f"dataset={dataset}", f"{group}={name}"), group).name == name
+
+
+def test_new_groups_default_to_the_notebooks_recipe(compose):
+    cfg = compose()
+    assert (cfg.augment.name, cfg.schedule.name) == ("none", "constant")
+    assert (cfg.optimizer.weight_decay, cfg.trainer.label_smoothing) == (0.0, 0.0)
+    assert not (cfg.augment.shift or cfg.augment.rotation or cfg.augment.horizontal_flip
+                or cfg.augment.erasing)
+
+
+def test_flipping_is_refused_on_digits_and_allowed_on_clothes(compose):
+    assert compose("dataset=fashion_mnist", "augment=clothes").augment.horizontal_flip
+    with pytest.raises(ConfigError, match=r"^augment\.horizontal_flip=True is invalid: it must "
+                                          r"be false on mnist"):
+        compose("dataset=mnist", "augment=clothes")
+    assert not compose("augment=digits").augment.horizontal_flip
 
 
 def test_defaults_are_the_mnist_notebook(compose):
@@ -67,7 +93,8 @@ def test_unknown_group_choice_lists_the_options(compose):
     ("override", "key"),
     [("optimizer.lr=abc", "optimizer.lr"), ("trainer.epochs=ten", "trainer.epochs"),
      ("reg.batchnorm=maybe", "reg.batchnorm"), ("dataset.split=middle", "dataset.split"),
-     ("trainer.precision=fp8", "trainer.precision"), ("model.name=resnet", "model.name")],
+     ("trainer.precision=fp8", "trainer.precision"), ("model.name=vit", "model.name"),
+     ("augment=mixup", "augment"), ("schedule=step", "schedule")],
 )
 def test_wrong_type_or_unknown_name_fails_naming_the_key(compose, override, key):
     with pytest.raises((ConfigCompositionException, ValidationError)) as err:
@@ -92,7 +119,14 @@ def test_misspelled_key_fails(compose):
      ("dataset.val_size=0", "dataset.val_size"), ("dataset.val_size=60000", "dataset.val_size"),
      ("dataset.val_size=1000.5", "dataset.val_size"), ("seed=-1", "seed"),
      ("tracking.wait_for_server=-1", "tracking.wait_for_server"),
-     ("tracking.experiment=' '", "tracking.experiment")],
+     ("tracking.experiment=' '", "tracking.experiment"),
+     ("augment.shift=0.6", "augment.shift"), ("augment.rotation=-5", "augment.rotation"),
+     ("augment.erasing=1.5", "augment.erasing"), ("schedule.warmup=1", "schedule.warmup"),
+     ("schedule.final_factor=2", "schedule.final_factor"),
+     ("schedule.start_factor=-0.1", "schedule.start_factor"),
+     ("schedule.warmup=0.1", "schedule.warmup"),  # a warm-up on the constant schedule
+     ("optimizer.weight_decay=-0.01", "optimizer.weight_decay"),
+     ("trainer.label_smoothing=1", "trainer.label_smoothing")],
 )
 def test_out_of_range_value_fails_naming_the_key_and_the_default(compose, override, key):
     with pytest.raises(ConfigError, match=rf"^{key.replace('.', '[.]')}=.* is invalid: it must be "

@@ -1,4 +1,5 @@
-"""Exactly the notebooks' architectures: parameter counts and layer order."""
+"""Exactly the notebooks' architectures (and the VGG-style net of the strong presets):
+parameter counts and layer order."""
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ def trainable(model) -> int:
         ("lenet5", NONE, 61_706, 61_706),
         ("lenet5", DROPOUT, 61_706, 61_706),
         ("lenet5", BATCHNORM, 62_274, 61_990),
+        ("vgg", NONE, 162_226, 162_226),
+        ("vgg", BATCHNORM, 163_570, 162_898),
     ],
 )
 def test_parameter_counts_match_the_notebooks(model, reg, total, n_trainable):
@@ -57,6 +60,13 @@ def test_lenet5_batchnorm_is_conv_bn_relu_like_the_homework():
     kinds = layer_kinds(build(ModelConfig("lenet5"), BATCHNORM))
     assert kinds[:3] == ["Conv2D", "BatchNormalization", "Activation"]
     assert kinds.count("BatchNormalization") == 3
+
+
+def test_vgg_is_three_stages_of_two_convs_each_followed_by_batchnorm_then_relu():
+    kinds = layer_kinds(build(ModelConfig("vgg"), BATCHNORM))
+    assert kinds == ["Conv2D", "BatchNormalization", "Activation"] * 2 + ["MaxPooling2D"] + [
+        "Conv2D", "BatchNormalization", "Activation"] * 2 + ["MaxPooling2D"] + [
+        "Conv2D", "BatchNormalization", "Activation"] * 2 + ["GlobalAveragePooling2D", "Dense"]
 
 
 def test_bn_placement_override_moves_batchnorm():

@@ -1,5 +1,5 @@
-"""The trainer: optimizers per choice, a new batch order every epoch, and speed knobs that keep
-the per-epoch bookkeeping."""
+"""The trainer: a new batch order every epoch, speed knobs that keep the per-epoch bookkeeping,
+and a backup that survives a kill."""
 
 import warnings
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from src import trainer
-from src.config import ModelConfig, OptimizerConfig, OptimizerName, RegConfig, TrainerConfig
+from src.config import Config, ModelConfig, RegConfig, TrainerConfig
 from src.data import Splits
 from src.models import build
 
@@ -18,15 +18,6 @@ def tiny_splits(n: int = 200) -> Splits:
     x = rng.random((n, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n)
     return Splits(x, y, x[:50], y[:50], x[:50], y[:50], [str(d) for d in range(10)], "random")
-
-
-@pytest.mark.parametrize("name", list(OptimizerName))
-def test_every_optimizer_choice_builds_with_its_learning_rate(name):
-    built = trainer.optimizer(OptimizerConfig(name=name, lr=0.05, momentum=0.9))
-    assert type(built).__name__.lower() == name.value
-    assert float(built.learning_rate) == pytest.approx(0.05)
-    if name == OptimizerName.sgd:
-        assert built.momentum == pytest.approx(0.9)
 
 
 def test_steps_per_execution_still_reports_every_epoch():
@@ -39,7 +30,7 @@ def test_steps_per_execution_still_reports_every_epoch():
     keras.utils.set_random_seed(0)
     model = build(ModelConfig("cnn"), RegConfig())
     cfg = TrainerConfig(epochs=2, verbose=0, steps_per_execution=16)  # more than the 7 batches
-    history = trainer.fit(model, tiny_splits(), cfg, OptimizerConfig(), [Seen()])
+    history = trainer.fit(model, tiny_splits(), Config(trainer=cfg), [Seen()])
     keys = ["accuracy", "epoch_seconds", "loss", "val_accuracy", "val_loss"]
     assert Seen.epochs == [(0, keys), (1, keys)]
     assert len(history.history["epoch_seconds"]) == 2
@@ -51,8 +42,7 @@ def test_fit_on_the_reshuffling_pipeline_raises_no_warning():
     model = build(ModelConfig("cnn"), RegConfig())
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. Keras' "shuffle=True ... will be ignored"
-        trainer.fit(model, tiny_splits(64), TrainerConfig(epochs=1, verbose=0),
-                    OptimizerConfig(), [])
+        trainer.fit(model, tiny_splits(64), Config(trainer=TrainerConfig(epochs=1, verbose=0)), [])
 
 
 def epoch_orders(seed: int) -> list[list[int]]:
@@ -102,18 +92,18 @@ def test_a_kill_while_the_backup_is_written_resumes_from_the_last_complete_epoch
                 file.truncate(file.seek(0, 2) // 2)
             raise Killed
 
-    cfg, splits, backup = TrainerConfig(epochs=3, verbose=0), tiny_splits(), tmp_path / "backup"
+    cfg, splits = Config(trainer=TrainerConfig(epochs=3, verbose=0)), tiny_splits()
+    backup = tmp_path / "backup"
     first = WeightsAt()
     keras.utils.set_random_seed(0)
     model = build(ModelConfig("cnn"), RegConfig())
     with monkeypatch.context() as patch:
         patch.setattr(keras.Model, "save_weights", save_then_die)
         with pytest.raises(Killed):
-            trainer.fit(model, splits, cfg, OptimizerConfig(), [first], backup)
+            trainer.fit(model, splits, cfg, [first], backup)
 
     resumed = WeightsAt()
-    history = trainer.fit(build(ModelConfig("cnn"), RegConfig()), splits, cfg, OptimizerConfig(),
-                          [resumed], backup)
+    history = trainer.fit(build(ModelConfig("cnn"), RegConfig()), splits, cfg, [resumed], backup)
     done = torn_save - 1  # epochs whose backup was complete
     assert len(history.history["loss"]) == 3 - done
     assert min(resumed.begin) == done

@@ -11,7 +11,7 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Experiment, Run, RunStatus
 
-from src.config import CHOICES
+from src.choices import CHOICES
 from src.errors import BadInput
 from src.tracking import store
 

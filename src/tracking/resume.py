@@ -29,6 +29,9 @@ VOLATILE = ("tracking", "trainer.verbose", "trainer.data_parallel", "dataset.dat
 # Knobs removed from the schema, at the value every run has used since: hashed as before, so
 # runs logged before their removal still match their configs (and are skipped on re-launch).
 RETIRED = {"trainer": {"fused_adam": False, "data_on_device": False}}
+# Knobs added to the schema later: hashed only when set away from their defaults (which behave
+# as every earlier run did), so earlier runs keep matching their configs.
+ADDED = ("augment", "schedule", "optimizer.weight_decay", "trainer.label_smoothing")
 PARENT_RUN_FILE = "mlflow_parent_run_id"
 
 
@@ -36,15 +39,26 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _tree(cfg: Config) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+
+
+def _parent(tree: dict, key: str) -> dict:
+    """The dict holding a dotted key's leaf (`tree["trainer"]` for `trainer.verbose`)."""
+    for part in key.split(".")[:-1]:
+        tree = tree.get(part, {})
+    return tree
+
+
 def config_hash(cfg: Config) -> str:
     """Digest of the resolved job config without VOLATILE keys."""
-    tree = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    tree, defaults = _tree(cfg), _tree(Config())
     for key in VOLATILE:
-        *path, leaf = key.split(".")
-        node = tree
-        for part in path:
-            node = node.get(part, {})
-        node.pop(leaf, None)
+        _parent(tree, key).pop(key.split(".")[-1], None)
+    for key in ADDED:
+        leaf = key.split(".")[-1]
+        if _parent(tree, key).get(leaf) == _parent(defaults, key).get(leaf):
+            _parent(tree, key).pop(leaf, None)
     for group, values in RETIRED.items():
         tree[group].update(values)
     return _digest(tree)
