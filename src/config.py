@@ -154,11 +154,11 @@ class TrainerConfig(Checked):
     label_smoothing: float = 0.0  # targets (1 - s) on the class, s spread over all classes
 
     def __post_init__(self) -> None:
-        self.check("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)")
         self.check("epochs", self.epochs >= 1, ">= 1")
         self.check("batch_size", self.batch_size >= 1, ">= 1")
         self.check("verbose", self.verbose in (0, 1, 2), "0, 1 or 2")
         self.check("steps_per_execution", self.steps_per_execution >= 1, ">= 1")
+        self.check("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)")
 
 
 @dataclass
