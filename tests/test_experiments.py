@@ -67,6 +67,19 @@ def test_command_line_values_beat_the_preset(compose):
     assert compose("experiment=fashion_lenet5", "model=cnn").model.name == "cnn"
 
 
+@pytest.mark.parametrize(("preset", "dataset", "augment", "epochs"), [
+    ("mnist_best", "mnist", "digits", 10), ("fashion_best", "fashion_mnist", "none", 12)])
+def test_strong_presets_compose_the_documented_recipe(compose, preset, dataset, augment, epochs):
+    cfg = compose(f"experiment={preset}")
+    assert (cfg.dataset.name, cfg.model.name, cfg.reg.name, cfg.augment.name) == (
+        dataset, "vgg", "batchnorm", augment)
+    assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.weight_decay) == (
+        "adamw", 0.003, 0.05)
+    assert (cfg.schedule.name, cfg.trainer.label_smoothing) == ("onecycle", 0.1)
+    assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (epochs, 128)
+    assert cfg.dataset.split == ("last" if dataset == "mnist" else "random")
+
+
 def test_debug_is_one_epoch_on_a_small_subset(compose):
     cfg = compose("experiment=debug")
     assert (cfg.trainer.epochs, cfg.dataset.train_limit) == (1, 2000)
