@@ -195,7 +195,7 @@ class Config(Checked):
         self.check("seed", 0 <= self.seed < 2**32, "in [0, 2**32), as NumPy's seeding requires")
         self.augment.check("horizontal_flip", not self.augment.horizontal_flip
                            or self.dataset.name != DatasetName.mnist,
-                           "false on mnist (a mirrored digit is not a digit)")
+                           "false on mnist (a mirrored digit is not a digit: use augment=digits)")
 
 
 def command_digest(overrides: Any) -> str:

@@ -56,9 +56,9 @@ def config_hash(cfg: Config) -> str:
     for key in VOLATILE:
         _parent(tree, key).pop(key.split(".")[-1], None)
     for key in ADDED:
-        leaf = key.split(".")[-1]
-        if _parent(tree, key).get(leaf) == _parent(defaults, key).get(leaf):
-            _parent(tree, key).pop(leaf, None)
+        node, leaf = _parent(tree, key), key.split(".")[-1]
+        if node.get(leaf) == _parent(defaults, key).get(leaf):
+            node.pop(leaf, None)
     for group, values in RETIRED.items():
         tree[group].update(values)
     return _digest(tree)

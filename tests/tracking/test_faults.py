@@ -52,6 +52,12 @@ class Training:
             assert time.monotonic() < deadline, f"no {what} after {timeout} s:\n{tail}"
             time.sleep(0.5)
 
+    @property
+    def run_started(self) -> bool:
+        """Its MLflow run exists, so the store does: reading a SQLite store any earlier would
+        race the training's own creation of it (MLflow's schema migrations collide)."""
+        return " MLflow run " in self.output
+
     def finish(self, timeout: float = 900) -> int:
         self.proc.wait(timeout=timeout)
         self._reader.join()
@@ -134,7 +140,8 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, m
 def test_sigterm_ends_the_run_killed(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     training = Training("trainer.epochs=20", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
-    training.wait_until(lambda: logged_epochs(uri) >= 1, "first epoch logged")
+    training.wait_until(lambda: training.run_started and logged_epochs(uri) >= 1,
+                        "first epoch logged")
     training.kill(signal.SIGTERM)
     assert training.finish() == 128 + signal.SIGTERM
     assert only_run(uri).info.status == "KILLED"
