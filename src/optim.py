@@ -51,7 +51,7 @@ def optimizer(cfg: OptimizerConfig, schedule: ScheduleConfig,
 
 def loss(label_smoothing: float) -> keras.losses.Loss:
     """Cross-entropy on integer labels. Keras smooths only one-hot targets, so with smoothing
-    the labels are fed one-hot (`one_hot_labels`) and the loss is the categorical one."""
+    the labels are fed one-hot (`trainer.targets`) and the loss is the categorical one."""
     if label_smoothing:
         return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy()

@@ -118,15 +118,13 @@ class Evaluation:
     y_pred: np.ndarray  # predicted class per test image
 
 
-def training_input(data: Splits, cfg: Config) -> dict:
+def training_input(data: Splits, cfg: Config, one_hot: bool) -> dict:
     """`fit`'s training data, in a new order every epoch (see `reshuffled_batches`), augmented
-    and one-hot (for label smoothing) as configured."""
-    augment, one_hot = augmenter(cfg.augment), cfg.trainer.label_smoothing > 0
+    as configured, with `targets` for the loss."""
+    augment, y = augmenter(cfg.augment), targets(data.y_train, one_hot)
     if keras.backend.backend() == "tensorflow" or augment is not None:
-        batches = reshuffled_batches(data.x_train, data.y_train, cfg.trainer.batch_size,
-                                     augment, one_hot)
+        batches = reshuffled_batches(data.x_train, y, cfg.trainer.batch_size, augment)
         return {"x": batches, "shuffle": False}  # the pipeline shuffles; Keras would warn
-    y = targets(data.y_train, one_hot)
     return {"x": data.x_train, "y": y, "batch_size": cfg.trainer.batch_size, "shuffle": True}
 
 
@@ -136,7 +134,7 @@ def targets(labels: np.ndarray, one_hot: bool) -> np.ndarray:
 
 
 def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
-                       augment: Optional[keras.layers.Layer] = None, one_hot: bool = False):
+                       augment: Optional[keras.layers.Layer] = None):
     """A tf.data pipeline that draws a new permutation of the training set every epoch.
 
     Not `fit(x, y, shuffle=True)`: once `keras.utils.set_random_seed` has run, Keras 3's array
@@ -158,8 +156,6 @@ def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
         # One batch at a time: the layers draw from a seed generator whose state each call
         # advances, and parallel calls would take the draws in a different order every run.
         batches = batches.map(lambda xb, yb: (augment(xb, training=True), yb))
-    if one_hot:
-        batches = batches.map(lambda xb, yb: (xb, tf.one_hot(yb, NUM_CLASSES)))
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
@@ -195,7 +191,7 @@ def fit(
     lines = [EpochLine(run_name or model.name, run.epochs)] if run.verbose == 2 else []
     one_hot = run.label_smoothing > 0
     return model.fit(
-        **training_input(data, cfg),
+        **training_input(data, cfg, one_hot),
         epochs=run.epochs,
         validation_data=(data.x_val, targets(data.y_val, one_hot)),
         callbacks=[EpochTimer(), *lines, *callbacks, *in_order()],

@@ -4,6 +4,7 @@ epoch, all fixed by the seed; on the JAX backend too."""
 import keras
 import numpy as np
 import pytest
+from mlflow import MlflowClient
 
 from src import trainer
 from src.augment import augmenter
@@ -103,10 +104,8 @@ def test_an_augmented_smoothed_cosine_run_trains_on_jax(tmp_path):
                      "tracking.log_model=false", cwd=tmp_path, KERAS_BACKEND="jax",
                      MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, result.stderr[-3000:]
-    from mlflow import MlflowClient
-
-    run = MlflowClient(uri).search_runs(
-        [MlflowClient(uri).get_experiment_by_name("fashion_mnist-cnn").experiment_id])[0]
+    client = MlflowClient(uri)
+    run = client.search_runs([client.get_experiment_by_name("fashion_mnist-cnn").experiment_id])[0]
     assert run.data.params["augment.name"] == "clothes"
     assert run.data.params["schedule.name"] == "cosine"
     assert run.data.metrics["test_accuracy"] > 0.2  # above chance (0.1) after 2 short epochs
