@@ -57,7 +57,7 @@ def main() -> None:
         marks["data_loaded"] = time.time() - t0
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
-        model = models.build(cfg.model, cfg.reg)
+        model = models.build(cfg.model, cfg.reg, splits.info, cfg.dataset.name)
         marks["model_built"] = time.time() - t0
         trainer.fit(model, splits, cfg, [probe])
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size)

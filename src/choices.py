@@ -1,36 +1,21 @@
-"""The options of each config group, one enum per group, and the table that lists them.
+"""The config groups, and the options of those that stay closed.
 
-Each option is a file conf/<group>/<option>.yaml (tests/test_config.py holds the two together);
-the schema in src/config.py types every `name` key with these enums, so `model=vit` fails at
-composition naming the options that exist.
+`dataset`, `model` and `reg` are open: their options are the YAML files in conf/ (and in any
+config dir you add to Hydra's search path), each naming the code it runs with `_target_`. The
+other groups choose among what the trainer implements, so the schema types their `name` with
+these enums: `optimizer=rmsprop` fails at composition naming the options that exist.
 """
 
 from enum import Enum
 
+GROUPS = ("dataset", "model", "reg", "optimizer", "augment", "schedule")
+
 
 class Choice(str, Enum):
-    """An option of a config group; prints as its value (`cnn`, not `ModelName.cnn`)."""
+    """An option of a config group; prints as its value (`adam`, not `OptimizerName.adam`)."""
 
     def __str__(self) -> str:
         return self.value
-
-
-class DatasetName(Choice):
-    mnist = "mnist"
-    fashion_mnist = "fashion_mnist"
-
-
-class ModelName(Choice):
-    cnn = "cnn"
-    mlp = "mlp"
-    lenet5 = "lenet5"
-    vgg = "vgg"
-
-
-class RegName(Choice):
-    none = "none"
-    dropout = "dropout"
-    batchnorm = "batchnorm"
 
 
 class OptimizerName(Choice):
@@ -51,21 +36,15 @@ class ScheduleName(Choice):
     onecycle = "onecycle"
 
 
-# The config groups: `reg=dropout` loads conf/reg/dropout.yaml, which sets `reg.name: dropout`.
-CHOICES: dict[str, type[Choice]] = {
-    "dataset": DatasetName, "model": ModelName, "reg": RegName, "optimizer": OptimizerName,
-    "augment": AugmentName, "schedule": ScheduleName,
+# The closed groups: `optimizer=sgd` loads conf/optimizer/sgd.yaml, which sets `name: sgd`.
+CLOSED: dict[str, type[Choice]] = {
+    "optimizer": OptimizerName, "augment": AugmentName, "schedule": ScheduleName,
 }
 
 
 class Split(Choice):
     last = "last"  # the last `val_size` training images (MNIST notebook)
     random = "random"  # shuffled with `split_seed` (homework: 80/20, random_state=42)
-
-
-class BNPlacement(Choice):
-    before_activation = "before_activation"  # conv -> BN -> relu (homework LeNet-5)
-    after_activation = "after_activation"  # conv+relu -> BN (MNIST notebook)
 
 
 class Precision(Choice):

@@ -19,6 +19,10 @@ class BadInput(CompactHydraException):
     of a multirun) Hydra too prints its message without a stack trace."""
 
 
+class ConfigError(BadInput):
+    """A value that type-checks but makes no sense (negative epochs, dropout of 1.5)."""
+
+
 def full_traces() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 

@@ -6,7 +6,8 @@ without this package.
 
 import keras
 
-from src.config import OptimizerConfig, OptimizerName, ScheduleConfig, ScheduleName
+from src.choices import OptimizerName, ScheduleName
+from src.config import OptimizerConfig, ScheduleConfig
 
 OPTIMIZERS = {
     OptimizerName.adam: keras.optimizers.Adam,

@@ -19,7 +19,8 @@ def close(figure: Figure) -> None:
 
 def confusion(cm: np.ndarray, class_names: list[str]) -> Figure:
     """Counts in every cell; rows true, columns predicted, class names on both axes."""
-    fig, ax = plt.subplots(figsize=(9, 8))
+    side = max(8.0, 0.55 * len(class_names))  # room for every class's name
+    fig, ax = plt.subplots(figsize=(side + 1, side))
     ConfusionMatrixDisplay(cm, display_labels=class_names).plot(
         ax=ax, cmap="Blues", values_format="d", xticks_rotation=45, colorbar=False
     )
@@ -44,17 +45,24 @@ def curves(history: dict[str, list[float]]) -> Figure:
 
 
 def image_grid(images: np.ndarray, titles: list[str], title: str, wrong=None) -> Figure:
-    """Up to 25 images on a 5x5 grid, axes off; titles of `wrong` images in red."""
+    """Up to 25 images (H, W, C in [0, 1]; grayscale or colour) on a 5x5 grid, axes off;
+    `wrong` images framed and titled in red."""
     fig, axes = plt.subplots(5, 5, figsize=(10, 11))
     wrong = np.zeros(len(images), bool) if wrong is None else wrong
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
             continue
-        ax.imshow(images[i].squeeze(), cmap="gray_r")
+        image = images[i]
+        if image.shape[-1] == 1:  # grayscale, dark on light as the notebooks drew it
+            ax.imshow(image[..., 0], cmap="gray_r", vmin=0, vmax=1)
+        else:  # colour, as photographed
+            ax.imshow(np.clip(image, 0, 1))
         ax.set_title(titles[i], fontsize=9, color="red" if wrong[i] else "black")
         if wrong[i]:
-            ax.add_patch(plt.Rectangle((0, 0), 27, 27, fill=False, edgecolor="red", lw=3))
+            height, width = image.shape[:2]
+            ax.add_patch(plt.Rectangle((-0.5, -0.5), width, height, fill=False, edgecolor="red",
+                                       lw=3))
     fig.suptitle(title, fontsize=14)
     fig.tight_layout()
     return fig

@@ -39,11 +39,11 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
     # Imported here: MLflow and TensorFlow take seconds to load, and `--help`, a rejected config
     # or a finished config skipped on re-launch should not wait for them.
     from src import data
-    from src.tracking import lifecycle, provenance, resume, store
+    from src.tracking import identity, lifecycle, provenance, resume, store
 
     uri, name = store.tracking_uri(cfg.tracking.uri), provenance.run_name(cfg)
     store.check_reachable(uri)
-    config_hash, job = resume.config_hash(cfg), resume.JobDir(job_dir)
+    config_hash, job = identity.config_hash(cfg), resume.JobDir(job_dir)
     if cfg.tracking.skip_finished and (
         done := resume.finished_run(uri, cfg.tracking.experiment, config_hash)
     ):
@@ -59,12 +59,14 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         from src.tracking import artifacts, datasets
         from src.tracking.epoch_metrics import EpochMetrics
 
+    with console.quiet_startup(expected=(errors.BadInput,)):
+        models.check(cfg.model, cfg.reg, splits.info, cfg.dataset.name)  # builds, before any run
         device = devices.device()
         placement = devices.distribute(cfg.trainer, splits)  # 1 device unless data_parallel
     with lifecycle.training_run(cfg, uri, config_hash, job) as run_id:  # FAILED if anything raises
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
-        model = models.build(cfg.model, cfg.reg)
+        model = models.build(cfg.model, cfg.reg, splits.info, cfg.dataset.name)
         lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
                               "device": device, **placement})
         inputs = datasets.datasets(splits, cfg.dataset)

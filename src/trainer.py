@@ -15,7 +15,6 @@ from src.augment import augmenter
 from src.config import Config
 from src.data import Splits
 from src.devices import in_order
-from src.models import NUM_CLASSES
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -118,19 +117,20 @@ class Evaluation:
     y_pred: np.ndarray  # predicted class per test image
 
 
-def training_input(data: Splits, cfg: Config, one_hot: bool) -> dict:
+def training_input(data: Splits, cfg: Config, one_hot_classes: int = 0) -> dict:
     """`fit`'s training data, in a new order every epoch (see `reshuffled_batches`), augmented
     as configured, with `targets` for the loss."""
-    augment, y = augmenter(cfg.augment), targets(data.y_train, one_hot)
+    augment, y = augmenter(cfg.augment), targets(data.y_train, one_hot_classes)
     if keras.backend.backend() == "tensorflow" or augment is not None:
         batches = reshuffled_batches(data.x_train, y, cfg.trainer.batch_size, augment)
         return {"x": batches, "shuffle": False}  # the pipeline shuffles; Keras would warn
     return {"x": data.x_train, "y": y, "batch_size": cfg.trainer.batch_size, "shuffle": True}
 
 
-def targets(labels: np.ndarray, one_hot: bool) -> np.ndarray:
-    """Integer labels, or one-hot rows where the loss smooths them (`optim.loss`)."""
-    return np.eye(NUM_CLASSES, dtype="float32")[labels] if one_hot else labels
+def targets(labels: np.ndarray, one_hot_classes: int = 0) -> np.ndarray:
+    """Integer labels, or one-hot rows of `one_hot_classes` where the loss smooths them
+    (`optim.loss`)."""
+    return np.eye(one_hot_classes, dtype="float32")[labels] if one_hot_classes else labels
 
 
 def reshuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int,
@@ -189,11 +189,11 @@ def fit(
         steps_per_execution=run.steps_per_execution,
     )
     lines = [EpochLine(run_name or model.name, run.epochs)] if run.verbose == 2 else []
-    one_hot = run.label_smoothing > 0
+    one_hot_classes = len(data.class_names) if run.label_smoothing > 0 else 0
     return model.fit(
-        **training_input(data, cfg, one_hot),
+        **training_input(data, cfg, one_hot_classes),
         epochs=run.epochs,
-        validation_data=(data.x_val, targets(data.y_val, one_hot)),
+        validation_data=(data.x_val, targets(data.y_val, one_hot_classes)),
         callbacks=[EpochTimer(), *lines, *callbacks, *in_order()],
         verbose=1 if run.verbose == 1 else 0,
     )

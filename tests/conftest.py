@@ -14,10 +14,12 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 
 from src.config import CONF_DIR, register, to_typed
+from src.data import DatasetInfo
 from tests import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 free_port = servers.free_port
+MNIST = DatasetInfo((28, 28, 1), tuple(str(d) for d in range(10)), 60_000, 10_000)
 
 
 def data_dir() -> str | None:
@@ -59,6 +61,19 @@ def compose():
         return cfg if hydra else to_typed(cfg)
 
     return composed
+
+
+@pytest.fixture(scope="session")
+def built(compose):
+    """`built(*overrides, info=MNIST)`: the model and regularizers those overrides compose,
+    built for a dataset that `info` describes."""
+    from src import models
+
+    def build(*overrides: str, info: DatasetInfo = MNIST):
+        cfg = compose(*overrides)
+        return models.build(cfg.model, cfg.reg, info, cfg.dataset.name)
+
+    return build
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from mlflow import MlflowClient
 
 from src import trainer
 from src.augment import augmenter
-from src.config import AugmentConfig, Config, DatasetConfig, ModelConfig, RegConfig, TrainerConfig
+from src.config import AugmentConfig, Config, DatasetConfig, TrainerConfig
 from src.data import Splits
-from src.models import build
 from tests.conftest import needs_data, run_cli
 
 
@@ -76,7 +75,7 @@ def test_erasing_blanks_a_patch_of_some_images_only():
     assert all(share <= 0.25 for share in erased)  # a patch, at most 20 % of the image (+ edge)
 
 
-def test_validation_and_test_data_are_never_augmented():
+def test_validation_and_test_data_are_never_augmented(built):
     """fit's augmented pipeline is for training batches; validation goes in as arrays and the
     model itself holds no random layer, so evaluation and the logged model see real images."""
     rng = np.random.default_rng(0)
@@ -86,7 +85,7 @@ def test_validation_and_test_data_are_never_augmented():
                  augment=AugmentConfig(shift=0.2, horizontal_flip=True, erasing=1.0),
                  trainer=TrainerConfig(epochs=1, verbose=0, batch_size=32))
 
-    model = build(ModelConfig("cnn"), RegConfig())
+    model = built("model=cnn")
     history = trainer.fit(model, splits, cfg, [])
     # The epoch's validation loss is the loss of the unchanged validation images.
     val_loss = model.evaluate(splits.x_val, splits.y_val, batch_size=32, verbose=0)[0]

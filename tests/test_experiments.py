@@ -4,37 +4,39 @@ and all of them train end to end in one real multirun."""
 import pytest
 from mlflow import MlflowClient
 
-from src.config import RegName, Split
+from src.choices import Split
+from src.config import reg_label
 from tests.conftest import ROOT, run_cli
 
 PRESETS = sorted(path.stem for path in (ROOT / "conf" / "experiment").glob("*.yaml"))
+REGS = sorted(path.stem for path in (ROOT / "conf" / "reg").glob("*.yaml"))
 
 
 def test_the_notebook_presets_exist():
     assert {"mnist_cnn", "fashion_mlp", "fashion_lenet5", "debug"} <= set(PRESETS)
 
 
-@pytest.mark.parametrize("reg", list(RegName))
+@pytest.mark.parametrize("reg", REGS)
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_composes_with_every_reg_into_its_own_experiment(compose, preset, reg):
     cfg = compose(f"experiment={preset}", f"reg={reg}")
-    assert cfg.reg.name == reg
+    assert reg_label(cfg.reg) == reg
     assert cfg.tracking.experiment == preset
 
 
 def test_mnist_cnn_is_the_mnist_notebook(compose):
     cfg = compose("experiment=mnist_cnn")
-    assert (cfg.dataset.name, cfg.model.name, cfg.reg.name) == ("mnist", "cnn", "none")
+    assert (cfg.dataset.name, cfg.model["name"], cfg.reg) == ("mnist", "cnn", {})
     assert (cfg.optimizer.name, cfg.optimizer.lr) == ("adam", 1e-3)
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (10, 32)
     assert (cfg.dataset.split, cfg.dataset.val_size) == (Split.last, 10000)
-    dropout = compose("experiment=mnist_cnn", "reg=dropout").reg
-    assert (dropout.conv_dropout, dropout.dense_dropout) == (0.25, 0.5)
+    dropout = compose("experiment=mnist_cnn", "reg=dropout").reg["dropout"]
+    assert (dropout["conv"], dropout["dense"]) == (0.25, 0.5)
 
 
 def test_fashion_mlp_is_homework_part_3(compose):
     cfg = compose("experiment=fashion_mlp")
-    assert (cfg.dataset.name, cfg.model.name, cfg.reg.name) == ("fashion_mnist", "mlp", "none")
+    assert (cfg.dataset.name, cfg.model["name"], cfg.reg) == ("fashion_mnist", "mlp", {})
     assert cfg.optimizer.name == "adam"
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (20, 128)
     assert (cfg.dataset.split, cfg.dataset.val_size, cfg.dataset.split_seed) == (
@@ -44,7 +46,7 @@ def test_fashion_mlp_is_homework_part_3(compose):
 @pytest.mark.parametrize(("reg", "epochs"), [("none", 10), ("dropout", 15), ("batchnorm", 15)])
 def test_fashion_lenet5_epochs_follow_the_reg_choice(compose, reg, epochs):
     cfg = compose("experiment=fashion_lenet5", f"reg={reg}")
-    assert (cfg.dataset.name, cfg.model.name, cfg.optimizer.name) == (
+    assert (cfg.dataset.name, cfg.model["name"], cfg.optimizer.name) == (
         "fashion_mnist", "lenet5", "adam")
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (epochs, 32)
     assert (cfg.dataset.split, cfg.dataset.val_size, cfg.dataset.split_seed) == (
@@ -53,25 +55,33 @@ def test_fashion_lenet5_epochs_follow_the_reg_choice(compose, reg, epochs):
 
 def test_fashion_lenet5_dropout_is_one_half_everywhere_only_in_the_preset(compose):
     reg = compose("experiment=fashion_lenet5", "reg=dropout").reg
-    assert (reg.conv_dropout, reg.dense_dropout, reg.batchnorm) == (0.5, 0.5, False)
-    plain = compose("model=lenet5", "dataset=fashion_mnist", "reg=dropout").reg
-    assert (plain.conv_dropout, plain.dense_dropout) == (0.25, 0.5)
+    assert list(reg) == ["dropout"] and (reg["dropout"]["conv"], reg["dropout"]["dense"]) == (
+        0.5, 0.5)
+    plain = compose("model=lenet5", "dataset=fashion_mnist", "reg=dropout").reg["dropout"]
+    assert (plain["conv"], plain["dense"]) == (0.25, 0.5)
     bn = compose("experiment=fashion_lenet5", "reg=batchnorm").reg
-    assert bn.batchnorm and bn.bn_placement is None  # null: lenet5's conv -> BN -> relu
+    assert bn["batchnorm"]["placement"] is None  # null: lenet5's conv -> BN -> relu
+
+
+def test_a_list_of_regularizers_gets_no_preset_specialization(compose):
+    """Hydra names no single choice for reg=[...]: the preset's own values apply."""
+    cfg = compose("experiment=fashion_lenet5", "reg=[dropout,batchnorm]")
+    assert cfg.trainer.epochs == 10 and cfg.reg["dropout"]["conv"] == 0.25
 
 
 def test_command_line_values_beat_the_preset(compose):
     cfg = compose("experiment=fashion_lenet5", "reg=dropout", "trainer.epochs=3",
-                  "reg.dense_dropout=0.2")
-    assert (cfg.trainer.epochs, cfg.reg.conv_dropout, cfg.reg.dense_dropout) == (3, 0.5, 0.2)
-    assert compose("experiment=fashion_lenet5", "model=cnn").model.name == "cnn"
+                  "reg.dropout.dense=0.2")
+    dropout = cfg.reg["dropout"]
+    assert (cfg.trainer.epochs, dropout["conv"], dropout["dense"]) == (3, 0.5, 0.2)
+    assert compose("experiment=fashion_lenet5", "model=cnn").model["name"] == "cnn"
 
 
 @pytest.mark.parametrize(("preset", "dataset", "augment", "epochs"), [
     ("mnist_best", "mnist", "digits", 10), ("fashion_best", "fashion_mnist", "none", 12)])
 def test_strong_presets_compose_the_documented_recipe(compose, preset, dataset, augment, epochs):
     cfg = compose(f"experiment={preset}")
-    assert (cfg.dataset.name, cfg.model.name, cfg.reg.name, cfg.augment.name) == (
+    assert (cfg.dataset.name, cfg.model["name"], reg_label(cfg.reg), cfg.augment.name) == (
         dataset, "vgg", "batchnorm", augment)
     assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.weight_decay) == (
         "adamw", 0.003, 0.05)

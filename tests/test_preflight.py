@@ -6,6 +6,7 @@ directory and no TensorFlow, MLflow or Keras loaded.
 """
 
 import gzip
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import cli_env, data_dir, free_port, needs_data, run_cli
+from tests.datasets import write_cifar_archive, write_image_folder
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
          "t10k-labels-idx1-ubyte")
@@ -23,25 +25,41 @@ MODES = pytest.mark.parametrize("mode", [(), ("-m",)], ids=["run", "sweep"])
 
 REJECTED = [  # (overrides, what the message must say); ours are one line, Hydra's are not
     (("trainer.epochs=0",), "error: trainer.epochs=0 is invalid: it must be >= 1"),
-    (("reg.conv_dropout=1.5",), "error: reg.conv_dropout=1.5 is invalid: it must be in [0, 1)"),
+    (("reg=dropout", "reg.dropout.conv=1.5"),
+     "error: reg.dropout.conv=1.5 is invalid: it must be in [0, 1)"),
     (("seed=-1",), "error: seed=-1 is invalid"),
     (("dataset.val_size=60000",), "error: dataset.val_size=60000.0 is invalid"),
     (("tracking.experiment=${nowhere}",), "error: tracking.experiment: Interpolation key"),
     (("reg=foo",), "Available options in 'reg'"),
     (("optimizer.lr=abc",), "full_key: optimizer.lr"),
     (("trainer.epoch=3",), "Key 'epoch' not in 'TrainerConfig'"),
+    (("+trainer.epoch=3",), "error: trainer.epoch is not a setting (did you mean trainer.epochs?)"),
+    (("+foo=1",), "error: foo is not a setting; + adds keys only to a model's, loader's or "),
+    (("optimizer.momentum=0.9",), "error: optimizer.momentum=0.9 is invalid: it must be 0 with "
+                                  "optimizer=adam, which has no momentum"),
+    (("dataset=npz",), "error: dataset.loader.path is missing: set it"),
 ]
 SWEEP_REJECTED = [  # one bad value among good ones: no job may start
     (("trainer.epochs=1,0",),
      "error: sweep job #1 (trainer.epochs=0): trainer.epochs=0 is invalid"),
     (("reg=none,foo",), "sweep job #1 (reg=foo): In 'config': Could not find 'reg/foo'"),
     (("optimizer.lr=0.1,abc",), "sweep job #1 (optimizer.lr=abc): Error merging override"),
-    (("experiment=fashion_lenet5", "reg=none,dropout", "reg.dense_dropout=0.5,1"),
-     "sweep job #1 (experiment=fashion_lenet5 reg=none reg.dense_dropout=1)"),
+    (("experiment=fashion_lenet5", "reg=dropout", "reg.dropout.dense=0.5,1"),
+     "error: sweep job #1 (experiment=fashion_lenet5 reg=dropout reg.dropout.dense=1): "
+     "reg.dropout.dense=1 is invalid: it must be in [0, 1)"),
+    (("dataset.val_size=100,60000",),
+     "error: sweep job #1 (dataset.val_size=60000): dataset.val_size=60000.0 is invalid"),
     # an Optuna study: its space's extremes are composed and checked before any trial
-    (("hparams_search=mnist_cnn", "reg.dense_dropout=interval(0.0,1.0)"),
-     "error: search space: reg.dense_dropout=1.0 (an extreme of float [0.0, 1.0]): "
-     "reg.dense_dropout=1.0 is invalid: it must be in [0, 1)"),
+    (("hparams_search=mnist_cnn", "reg.dropout.dense=interval(0.05,1.0)"),
+     "error: search space: reg.dropout.dense=1.0 (an extreme of float [0.05, 1.0]): "
+     "reg.dropout.dense=1.0 is invalid: it must be in [0, 1)"),
+    (("hparams_search=mnist_cnn", "reg.dropout.dense=interval(0.0,1.0)"),
+     "error: search space: its first values (optimizer=adam optimizer.lr=0.0001 reg=[dropout] "
+     "reg.dropout.conv=0.0 trainer.batch_size=32 reg.dropout.dense=0.0): reg.dropout.conv=0.0 "
+     "is invalid: it must be > 0, or dense > 0"),
+    (("hparams_search=mnist_cnn", "optimizer.momentum=choice(0.0,0.9)"),
+     "error: search space: optimizer.momentum=0.9 (an extreme of choice(0.0, 0.9)): "
+     "optimizer.momentum=0.9 is invalid: it must be 0 with optimizer=adam"),
     (("hparams_search=fashion_lenet5", "seed=choice(0,1)"),
      "error: search space: seed=choice(0,1) is invalid: seed is never searched"),
     (("hparams_search=mnist_cnn", "hydra.sweeper.n_trials=0"),
@@ -153,6 +171,56 @@ def test_bad_data_is_named_before_any_run_exists(tmp_path, mode, damage, message
     work.mkdir()
     result, _ = launch(*mode, f"dataset.data_dir={broken}", cwd=work)
     assert_rejected(result, message)
+    assert not (work / "mlflow.db").exists() and not (work / "mlruns").exists()
+
+
+def bad_input(tmp_path: Path, case: str) -> list[str]:
+    """The overrides of a dataset or model that cannot train, as a user would type them."""
+    if case == "empty folder":
+        (tmp_path / "pets").mkdir()
+        return ["dataset=folder", f"dataset.loader.path={tmp_path / 'pets'}"]
+    if case == "one class":
+        write_image_folder(tmp_path / "pets", classes=("cat",))
+        return ["dataset=folder", f"dataset.loader.path={tmp_path / 'pets'}"]
+    if case == "mixed sizes":
+        write_image_folder(tmp_path / "pets")
+        write_image_folder(tmp_path / "pets", classes=("dog",), per_class=1, size=(9, 9))
+        return ["dataset=folder", f"dataset.loader.path={tmp_path / 'pets'}"]
+    if case == "corrupt archive":
+        write_cifar_archive(tmp_path / "data" / "cifar10", per_batch=2, test=2)
+        return ["dataset=cifar10", f"dataset.data_dir={tmp_path / 'data'}"]
+    if case == "too deep":
+        return ["dataset=digits", "model=cnn"]
+    return ["dataset=digits", "model=mlp", "+model.unit=[64]"]  # a builder argument misspelt
+
+
+# Checked where the data is read or the model is built: after Keras loads for some, but before
+# any MLflow run (a sweep: before its parent run) exists.
+BAD_DATA_OR_MODEL = [
+    ("empty folder", "pets: .*pets holds no class sub-folders with images"),
+    ("one class", r"pets: one class \(cat\); a classifier needs two or more"),
+    ("mixed sizes", r"images of mixed sizes \(.* is 16x16, .* 9x9\); resize them"),
+    ("corrupt archive", r"cifar-10-python\.tar\.gz: SHA-256 is [0-9a-f]+, expected 6d958be0"),
+    ("too deep", r"model=cnn on dataset digits \(8x8x1 images\) cannot be built \(Computed "
+                 r"output size would be zero or negative"),
+    ("misspelt argument", r"model\.unit: src\.models\.mlp\.mlp takes no argument 'unit' "
+                          r"\(did you mean units\?\)"),
+]
+
+
+@MODES
+@pytest.mark.parametrize(("case", "message"), BAD_DATA_OR_MODEL,
+                         ids=[case for case, _ in BAD_DATA_OR_MODEL])
+def test_data_or_a_model_that_cannot_train_is_named_in_one_line_before_any_run(
+        tmp_path, mode, case, message):
+    overrides = bad_input(tmp_path, case)
+    work = tmp_path / "work"
+    work.mkdir()
+    result, _ = launch(*mode, *overrides, cwd=work)
+    said = user_lines(result.stderr).strip()
+    assert result.returncode == 1, said[-2000:]
+    assert re.fullmatch(f"error: (sweep job #0 \\(.*\\): )?.*{message}.*", said), said[-2000:]
+    assert "Traceback" not in said and "\n" not in said
     assert not (work / "mlflow.db").exists() and not (work / "mlruns").exists()
 
 

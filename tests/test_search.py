@@ -59,13 +59,18 @@ def test_a_space_no_sampler_could_use_is_refused_with_its_rule(override, message
 @pytest.mark.parametrize("preset", PRESETS)
 def test_the_extremes_of_every_searched_key_are_composed_and_range_checked(preset):
     register()
-    with initialize_config_dir(CONF_DIR, version_base="1.3"):  # check() composes as Hydra does
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):  # composed as Hydra does
         config = compose("config", [f"hparams_search={preset}"], return_hydra_config=True)
-        search_space.check(config, search_space.parse(config.hydra.sweeper.params, []))
-        with pytest.raises(ConfigError, match=r"batch_size=0 \(an extreme of choice\(0, 64\)"):
-            search_space.check(config, parsed("trainer.batch_size=choice(0, 64)"))
+        space = search_space.parse(config.hydra.sweeper.params, [])
+        trials = search_space.extreme_configs(config, space)
+        assert len(trials) == 1 + sum(len(p.extremes()) - 1 for p in space.params.values())
+        with pytest.raises(ConfigError, match=r"batch_size=0 \(an extreme of choice\(64, 128, 0"):
+            search_space.extreme_configs(config, parsed("trainer.batch_size=choice(64, 128, 0)"))
+        with pytest.raises(ConfigError, match=r"^search space: its first values \(.*"
+                                              r"trainer\.batch_size=0\): trainer\.batch_size=0 "):
+            search_space.extreme_configs(config, parsed("trainer.batch_size=choice(0, 64)"))
         with pytest.raises(ConfigError, match="optimizer=rmsprop .*Could not find 'optimizer/"):
-            search_space.check(config, parsed("optimizer=choice(adam, rmsprop)"))
+            search_space.extreme_configs(config, parsed("optimizer=choice(adam, rmsprop)"))
 
 
 @pytest.mark.parametrize(("settings", "key"), [

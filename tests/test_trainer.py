@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from src import trainer
-from src.config import Config, ModelConfig, RegConfig, TrainerConfig
+from src.config import Config, TrainerConfig
 from src.data import Splits
-from src.models import build
 
 
 def tiny_splits(n: int = 200) -> Splits:
@@ -20,7 +19,7 @@ def tiny_splits(n: int = 200) -> Splits:
     return Splits(x, y, x[:50], y[:50], x[:50], y[:50], [str(d) for d in range(10)], "random")
 
 
-def test_steps_per_execution_still_reports_every_epoch():
+def test_steps_per_execution_still_reports_every_epoch(built):
     class Seen(keras.callbacks.Callback):
         epochs: list = []
 
@@ -28,7 +27,7 @@ def test_steps_per_execution_still_reports_every_epoch():
             self.epochs.append((epoch, sorted(logs)))
 
     keras.utils.set_random_seed(0)
-    model = build(ModelConfig("cnn"), RegConfig())
+    model = built("model=cnn")
     cfg = TrainerConfig(epochs=2, verbose=0, steps_per_execution=16)  # more than the 7 batches
     history = trainer.fit(model, tiny_splits(), Config(trainer=cfg), [Seen()])
     keys = ["accuracy", "epoch_seconds", "loss", "val_accuracy", "val_loss"]
@@ -37,9 +36,9 @@ def test_steps_per_execution_still_reports_every_epoch():
     assert all(s > 0 for s in history.history["epoch_seconds"])
 
 
-def test_fit_on_the_reshuffling_pipeline_raises_no_warning():
+def test_fit_on_the_reshuffling_pipeline_raises_no_warning(built):
     keras.utils.set_random_seed(0)
-    model = build(ModelConfig("cnn"), RegConfig())
+    model = built("model=cnn")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. Keras' "shuffle=True ... will be ignored"
         trainer.fit(model, tiny_splits(64), Config(trainer=TrainerConfig(epochs=1, verbose=0)), [])
@@ -79,7 +78,7 @@ class WeightsAt(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("torn_save", [1, 2])
 def test_a_kill_while_the_backup_is_written_resumes_from_the_last_complete_epoch(
-        tmp_path, monkeypatch, torn_save):
+        tmp_path, monkeypatch, torn_save, built):
     """The process dies in the middle of writing epoch `torn_save`'s weights (half a file on
     disk); a re-started fit restores the epoch before it, or starts afresh if there is none."""
     real_save, saves = keras.Model.save_weights, []
@@ -96,14 +95,14 @@ def test_a_kill_while_the_backup_is_written_resumes_from_the_last_complete_epoch
     backup = tmp_path / "backup"
     first = WeightsAt()
     keras.utils.set_random_seed(0)
-    model = build(ModelConfig("cnn"), RegConfig())
+    model = built("model=cnn")
     with monkeypatch.context() as patch:
         patch.setattr(keras.Model, "save_weights", save_then_die)
         with pytest.raises(Killed):
             trainer.fit(model, splits, cfg, [first], backup)
 
     resumed = WeightsAt()
-    history = trainer.fit(build(ModelConfig("cnn"), RegConfig()), splits, cfg, [resumed], backup)
+    history = trainer.fit(built("model=cnn"), splits, cfg, [resumed], backup)
     done = torn_save - 1  # epochs whose backup was complete
     assert len(history.history["loss"]) == 3 - done
     assert min(resumed.begin) == done

@@ -123,10 +123,10 @@ class OptunaSweeper(Sweeper):
         run side by side (other launchers: one at a time unless `n_jobs` says otherwise)."""
         if self.settings.n_jobs != "auto":
             return int(self.settings.n_jobs)
-        from hydra_plugins.mnist_lab.launcher import TARGET, sweep_plan
+        from src.sweeps.plan import LOCAL_LAUNCHER, sweep_plan
 
         launcher = self.config.hydra.launcher
-        if launcher._target_ != TARGET:
+        if launcher._target_ != LOCAL_LAUNCHER:
             return 1
         # Trials differ little in cost; for equal jobs the plan does not depend on their size.
         return sweep_plan(launcher.workers, [1.0] * left).workers

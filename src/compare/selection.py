@@ -11,7 +11,7 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Experiment, Run, RunStatus
 
-from src.choices import CHOICES
+from src.choices import GROUPS
 from src.errors import BadInput
 from src.tracking import store
 
@@ -38,13 +38,13 @@ class MixedDatasetError(CompareError):
 
 def param_key(key: str) -> str:
     """`reg` -> `reg.name`: a config group stands for the choice made in it."""
-    return f"{key}.name" if key in CHOICES else key
+    return f"{key}.name" if key in GROUPS else key
 
 
 def override_key(param: str) -> str:
     """`reg.name` -> `reg`: how a Hydra command line picks that choice."""
     group = param.removesuffix(".name")
-    return group if group in CHOICES else param
+    return group if group in GROUPS else param
 
 
 @dataclass

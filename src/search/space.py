@@ -4,7 +4,7 @@ The syntax is Hydra's Optuna sweeper's (`hydra.sweeper.params` in conf/hparams_s
 the same overrides on the command line, which win):
 
     optimizer.lr: tag(log, interval(1e-4, 1e-2))   # float, log-uniform
-    reg.dense_dropout: interval(0.0, 0.6)           # float, uniform (Hydra: always a float)
+    reg.dropout.dense: interval(0.0, 0.6)           # float, uniform (Hydra: always a float)
     trainer.batch_size: choice(32, 64, 128)         # one of these values
     trainer.epochs: range(2, 6)                     # an int: 2, 3, 4 or 5, as Hydra's range
 
@@ -28,7 +28,7 @@ from hydra.core.override_parser.types import (
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from src.config import Checked, ConfigError, to_typed
+from src.config import Checked, Config, ConfigError, to_typed
 
 TARGET = "hydra_plugins.mnist_lab.optuna_sweeper.OptunaSweeper"
 TRIAL_TAG = "optuna.trial"  # on each trial's run: its number, which is also its Hydra job number
@@ -167,22 +167,30 @@ def _param(key: str, override: Override) -> Param:
     raise bad("searched values are choice(...), range(...) or interval(...)")
 
 
-def check(config: DictConfig, space: SearchSpace) -> None:
-    """Compose a trial at each extreme of each searched key (the others at their first
-    extreme) and range-check it as every run is: a bound no config accepts fails here."""
+def extreme_configs(config: DictConfig, space: SearchSpace) -> list[Config]:
+    """Compose a trial at the first extreme of every searched key, then at each other extreme
+    of each key (the rest at their first), and range-check each as every run is: a bound no
+    config accepts fails here, and the preflight builds these trials' models."""
     from hydra.core.global_hydra import GlobalHydra
 
     loader = GlobalHydra.instance().config_loader()
     base = {key: param.extremes()[0] for key, param in space.params.items()}
+    trials = [({}, "its first values (" + " ".join(
+        f"{key}={as_override(value)}" for key, value in base.items()) + ")")]
     for key, param in space.params.items():
-        for extreme in param.extremes():
-            overrides = space.overrides({**base, key: extreme})
-            try:
-                to_typed(loader.load_sweep_config(config, overrides))
-            except (HydraException, ConfigError) as exc:
-                cause = f"\n{exc.__cause__}" if exc.__cause__ else ""
-                raise ConfigError(f"search space: {key}={as_override(extreme)} (an extreme of "
-                                  f"{param.describe()}): {exc}{cause}") from exc
+        for extreme in param.extremes()[1:]:
+            trials.append(({key: extreme}, f"{key}={as_override(extreme)} (an extreme of "
+                                           f"{param.describe()})"))
+    composed = []
+    for changed, what in trials:
+        try:
+            composed.append(to_typed(loader.load_sweep_config(
+                config, space.overrides({**base, **changed}))))
+        except (HydraException, ConfigError) as exc:
+            ours = isinstance(exc, ConfigError)
+            cause = f"\n{exc.__cause__}" if exc.__cause__ and not ours else ""
+            raise ConfigError(f"search space: {what}: {exc}{cause}") from exc
+    return composed
 
 
 def check_same_space(sweep_dir: Path, recorded: Union[dict, None], space: SearchSpace) -> None:
@@ -193,20 +201,21 @@ def check_same_space(sweep_dir: Path, recorded: Union[dict, None], space: Search
                           f"delete {sweep_dir / STORAGE} to start over")
 
 
-def preflight(config: DictConfig) -> SearchSpace:
-    """Everything about a study that can be wrong before its first trial (or, on a relaunch,
-    before its parent run is set RUNNING again)."""
+def preflight(config: DictConfig) -> list[Config]:
+    """Everything about a study's config that can be wrong before its first trial (or, on a
+    relaunch, before its parent run is set RUNNING again); returns the extreme trials, whose
+    models src.preflight then builds."""
     StudySettings.of(config.hydra.sweeper)
     task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     space = parse(config.hydra.sweeper.get("params"), task)
     if not space.params:
         raise ConfigError("the Optuna sweeper has nothing to search: set hydra.sweeper.params "
                           "(conf/hparams_search/) or sweep a key on the command line")
-    check(config, space)
+    trials = extreme_configs(config, space)
     sweep_dir = Path(config.hydra.sweep.dir)
     if (sweep_dir / STORAGE).exists():
         import optuna
 
         study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{sweep_dir / STORAGE}")
         check_same_space(sweep_dir, study.user_attrs.get("search_space"), space)
-    return space
+    return trials

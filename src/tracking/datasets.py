@@ -1,9 +1,10 @@
 """Train, validation and test as MLflow dataset inputs of a run: the UI's Dataset column and
 filter, and a digest that tells two splits apart.
 
-The digest is derived from the files' SHA-256 (verified by src.data before training, or by
-Keras' downloader) and the split's definition, not from the arrays: hashing 60,000 images each
-run would cost more, and the same files split the same way get the same digest anywhere.
+The digest is derived from the data's fingerprint (the files' published SHA-256, verified by
+src.data before training, or the loader's own digest of what it read) and the split's
+definition, not from the arrays: hashing 60,000 images each run would cost more, and the same
+files split the same way get the same digest anywhere.
 """
 
 import hashlib
@@ -11,24 +12,24 @@ import json
 from pathlib import Path
 
 import mlflow
+from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.http_dataset_source import HTTPDatasetSource
 from mlflow.data.numpy_dataset import NumpyDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.exceptions import MlflowException
 
-from src.config import DatasetConfig, Split
-from src.data import FILES, SHA256, Splits
+from src.choices import Split
+from src.config import DatasetConfig
+from src.data import Splits
 
-KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}  # split -> MLflow context
 
 
-def split_definition(cfg: DatasetConfig, split: str) -> dict:
-    """What decides which images a split holds: the files, and for train/val how they are cut."""
-    files = {stem: SHA256[cfg.name][stem] for stem in FILES.values()
-             if stem.startswith("t10k") == (split == "test")}
-    definition = {"dataset": cfg.name.value, "split": split, "files": files}
+def split_definition(splits: Splits, cfg: DatasetConfig, split: str) -> dict:
+    """What decides which images a split holds: the data, and for train/val how it is cut."""
+    files = splits.fingerprint.get("test" if split == "test" else "train", {})
+    definition = {"dataset": cfg.name, "split": split, "files": files}
     if split != "test":
         definition.update(val_size=cfg.val_size, order=cfg.split.value,
                           split_seed=cfg.split_seed if cfg.split == Split.random else None)
@@ -37,27 +38,30 @@ def split_definition(cfg: DatasetConfig, split: str) -> dict:
     return definition
 
 
-def split_digest(cfg: DatasetConfig, split: str) -> str:
-    encoded = json.dumps(split_definition(cfg, split), sort_keys=True).encode()
+def split_digest(splits: Splits, cfg: DatasetConfig, split: str) -> str:
+    encoded = json.dumps(split_definition(splits, cfg, split), sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:12]
 
 
-def source(splits: Splits, cfg: DatasetConfig) -> DatasetSource:
-    """The folder the IDX files were read from, else where Keras downloads them."""
-    if Path(splits.source).is_dir():
+def source(splits: Splits) -> DatasetSource:
+    """The folder or file the data was read from, the address it came from, or the code that
+    made it (`keras.datasets.mnist`, `sklearn.datasets.load_digits`)."""
+    if Path(splits.source).exists():
         return LocalArtifactDatasetSource(str(Path(splits.source).resolve()))
-    return HTTPDatasetSource(KERAS_ORIGIN + ("mnist.npz" if cfg.name.value == "mnist" else ""))
+    if splits.source.startswith(("http://", "https://")):
+        return HTTPDatasetSource(splits.source)
+    return CodeDatasetSource(tags={"loader": splits.source})
 
 
 def datasets(splits: Splits, cfg: DatasetConfig) -> dict[str, NumpyDataset]:
     """Context (training, validation, test) -> the dataset MLflow records for it."""
     arrays = {"train": (splits.x_train, splits.y_train), "val": (splits.x_val, splits.y_val),
               "test": (splits.x_test, splits.y_test)}
-    where = source(splits, cfg)
+    where = source(splits)
     return {
         CONTEXTS[split]: mlflow.data.from_numpy(
-            images, targets=labels, source=where, name=f"{cfg.name.value}-{split}",
-            digest=split_digest(cfg, split))
+            images, targets=labels, source=where, name=f"{cfg.name}-{split}",
+            digest=split_digest(splits, cfg, split))
         for split, (images, labels) in arrays.items()
     }
 

@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from src.config import Config
+from src.config import Config, reg_label
 from src.search import space as search_space
 from src.tracking import resume
 
@@ -26,7 +26,7 @@ LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "keras": "keras", "mlflow
 def run_name(cfg: Config) -> str:
     """What the UI's run list shows, e.g. `mnist-cnn-dropout-s0` (`trial7-mnist-...` in a
     study, whose trials share a seed and most often a reg)."""
-    name = f"{cfg.dataset.name}-{cfg.model.name}-{cfg.reg.name}-s{cfg.seed}"
+    name = f"{cfg.dataset.name}-{cfg.model['name']}-{reg_label(cfg.reg)}-s{cfg.seed}"
     return f"trial{trial}-{name}" if (trial := trial_number()) is not None else name
 
 
@@ -41,10 +41,11 @@ def trial_number() -> int | None:
 
 
 def flat_params(cfg: Config) -> dict[str, Any]:
-    """The resolved config as `group.key` params; `tracking.*` is bookkeeping, not a param."""
+    """The resolved config as `group.key` params, and `reg.name` for the regularizers that ran
+    (what src.compare groups by); `tracking.*` is bookkeeping, not a param."""
     tree = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
     tree.pop("tracking")
-    flat: dict[str, Any] = {}
+    flat: dict[str, Any] = {"reg.name": reg_label(cfg.reg)}
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict):

@@ -3,13 +3,12 @@
 - Output dirs are named after the command (a digest of its overrides), not the clock, so a
   re-launch finds what an interrupted launch left in its job dir: Keras' training backup, the
   MLflow run that backup belongs to, and epoch metrics the tracking server never received.
-- `config_hash` names a configuration across launches and machines; runs carry it as the
-  `config_hash` tag, so a re-launched sweep can skip configs that already FINISHED.
+- `config_hash` (src.tracking.identity) names a configuration across launches and machines;
+  runs carry it as the `config_hash` tag, so a re-launched sweep skips configs that FINISHED.
 - A multirun records its parent run in the sweep dir, where every job (in any process, or on
   any SLURM node sharing the filesystem) finds it.
 """
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -19,49 +18,10 @@ from typing import Any, Optional
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
-from omegaconf import OmegaConf
 
-from src.config import Config
 from src.tracking.store import store_exists
 
-# Where and how verbosely a config runs, not what it computes: left out of `config_hash`.
-VOLATILE = ("tracking", "trainer.verbose", "trainer.data_parallel", "dataset.data_dir")
-# Knobs removed from the schema, at the value every run has used since: hashed as before, so
-# runs logged before their removal still match their configs (and are skipped on re-launch).
-RETIRED = {"trainer": {"fused_adam": False, "data_on_device": False}}
-# Knobs added to the schema later: hashed only when set away from their defaults (which behave
-# as every earlier run did), so earlier runs keep matching their configs.
-ADDED = ("augment", "schedule", "optimizer.weight_decay", "trainer.label_smoothing")
 PARENT_RUN_FILE = "mlflow_parent_run_id"
-
-
-def _digest(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _tree(cfg: Config) -> dict:
-    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
-
-
-def _parent(tree: dict, key: str) -> dict:
-    """The dict holding a dotted key's leaf (`tree["trainer"]` for `trainer.verbose`)."""
-    for part in key.split(".")[:-1]:
-        tree = tree.get(part, {})
-    return tree
-
-
-def config_hash(cfg: Config) -> str:
-    """Digest of the resolved job config without VOLATILE keys."""
-    tree, defaults = _tree(cfg), _tree(Config())
-    for key in VOLATILE:
-        _parent(tree, key).pop(key.split(".")[-1], None)
-    for key in ADDED:
-        node, leaf = _parent(tree, key), key.split(".")[-1]
-        if node.get(leaf) == _parent(defaults, key).get(leaf):
-            node.pop(leaf, None)
-    for group, values in RETIRED.items():
-        tree[group].update(values)
-    return _digest(tree)
 
 
 def finished_run(uri: str, experiment: str, config_hash: str) -> Optional[Run]:

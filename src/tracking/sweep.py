@@ -4,10 +4,9 @@
 `src.preflight` has checked every job. In the launching process, before any job starts, it
 creates the experiment once (parallel jobs racing to create it collide, and lock a SQLite
 store) and starts the parent run - or reopens the one a previous launch of the same sweep
-recorded in the sweep dir - tagged with how the jobs run (`sweep.*`, see the launcher in
-hydra_plugins/mnist_lab). Jobs, in whatever process or node runs them, read that record
-(src.tracking.resume) and tag their runs
-`mlflow.parentRunId`. The parent ends FINISHED when every job completed, else FAILED; a sweep
+recorded in the sweep dir - tagged with how the jobs run (`sweep.*`, src.sweeps.plan). Jobs,
+in whatever process or node runs them, read that record (src.tracking.resume) and tag their
+runs `mlflow.parentRunId`. The parent ends FINISHED when every job completed, else FAILED; a sweep
 stopped early (Ctrl-C, SIGTERM) also ends KILLED the runs of jobs its workers could not end
 themselves (loky kills workers with SIGKILL).
 
@@ -41,7 +40,7 @@ class SweepRun(Callback):
         from mlflow import MlflowClient
         from mlflow.entities import RunTag
 
-        from hydra_plugins.mnist_lab.launcher import plan_tags, runs_jobs_here
+        from src.sweeps.plan import plan_tags, runs_jobs_here
         from src.tracking import faults, lifecycle, provenance, resume
 
         cfg = to_typed(config)

@@ -6,13 +6,12 @@ import signal
 import pytest
 from mlflow import MlflowClient
 
-from src.config import Config
 from src.tracking import lifecycle
 from src.tracking.resume import JobDir
 
 
-def test_run_records_params_versions_and_git_commit(sqlite_uri):
-    with lifecycle.training_run(Config(), sqlite_uri) as run_id:
+def test_run_records_params_versions_and_git_commit(compose, sqlite_uri):
+    with lifecycle.training_run(compose(), sqlite_uri) as run_id:
         lifecycle.log_params({"model.params": 121930})
     run = MlflowClient(sqlite_uri).get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "mnist-cnn-none-s0"
@@ -22,29 +21,29 @@ def test_run_records_params_versions_and_git_commit(sqlite_uri):
     assert run.data.tags["git.dirty"] in ("true", "false")
 
 
-def test_run_that_raises_ends_failed_not_running(sqlite_uri):
-    with pytest.raises(RuntimeError), lifecycle.training_run(Config(), sqlite_uri) as run_id:
+def test_run_that_raises_ends_failed_not_running(compose, sqlite_uri):
+    with pytest.raises(RuntimeError), lifecycle.training_run(compose(), sqlite_uri) as run_id:
         raise RuntimeError("training blew up")
     assert MlflowClient(sqlite_uri).get_run(run_id).info.status == "FAILED"
 
 
-def test_sigterm_inside_a_run_ends_it_killed(sqlite_uri):
+def test_sigterm_inside_a_run_ends_it_killed(compose, sqlite_uri):
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(SystemExit) as stop, lifecycle.training_run(Config(), sqlite_uri) as run_id:
+    with pytest.raises(SystemExit) as stop, lifecycle.training_run(compose(), sqlite_uri) as run_id:
         os.kill(os.getpid(), signal.SIGTERM)
     assert stop.value.code == 128 + signal.SIGTERM
     assert MlflowClient(sqlite_uri).get_run(run_id).info.status == "KILLED"
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
 
 
-def test_interrupted_run_is_resumed_then_finished_and_forgotten(tmp_path, sqlite_uri):
+def test_interrupted_run_is_resumed_then_finished_and_forgotten(compose, tmp_path, sqlite_uri):
     job = JobDir(tmp_path / "job")
     with pytest.raises(KeyboardInterrupt), lifecycle.training_run(
-        Config(), sqlite_uri, "h", job
+        compose(), sqlite_uri, "h", job
     ) as first:
         raise KeyboardInterrupt
     assert MlflowClient().get_run(first).info.status == "KILLED"
-    with lifecycle.training_run(Config(), sqlite_uri, "h", job) as second:
+    with lifecycle.training_run(compose(), sqlite_uri, "h", job) as second:
         assert second == first
     assert MlflowClient().get_run(first).info.status == "FINISHED"
     assert not job.record.exists()

@@ -2,20 +2,23 @@
 
 import sys
 
-from src.config import Config, RegConfig
 from src.tracking import provenance
 
 
-def test_run_name_reads_as_dataset_model_reg_seed():
-    cfg = Config(reg=RegConfig(name="dropout"), seed=3)
-    assert provenance.run_name(cfg) == "mnist-cnn-dropout-s3"
+def test_run_name_reads_as_dataset_model_what_regularized_it_and_seed(compose):
+    assert provenance.run_name(compose("reg=dropout", "seed=3")) == "mnist-cnn-dropout-s3"
+    both = compose("dataset=digits", "model=resnet", "reg=[dropout,batchnorm]")
+    assert provenance.run_name(both) == "digits-resnet-batchnorm+dropout-s0"
 
 
-def test_params_are_the_flattened_config_without_tracking():
-    params = provenance.flat_params(Config())
-    assert params["reg.conv_dropout"] == 0.0 and params["optimizer.lr"] == 1e-3
+def test_params_are_the_flattened_config_without_tracking(compose):
+    params = provenance.flat_params(compose("reg=dropout"))
+    assert params["reg.dropout.conv"] == 0.25 and params["optimizer.lr"] == 1e-3
+    assert params["reg.name"] == "dropout"  # what src.compare groups by: what ran
     assert params["trainer.epochs"] == 10 and params["seed"] == 0
     assert params["dataset.split"] == "last" and params["model.name"] == "cnn"
+    assert params["model.filters"] == [32, 64]
+    assert params["model._target_"] == "src.models.convnets.cnn"
     assert not any(key.startswith("tracking.") for key in params)
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from mlflow import MlflowClient
 
-from src import machine
+from src.sweeps import cost, plan
 from tests import servers
 from tests.conftest import run_cli
 
@@ -87,10 +87,10 @@ def test_six_jobs_side_by_side_on_the_default_sqlite_store_log_exactly(tmp_path,
         # each job's epochs are told on lines of their own, headed by the job's run name
         epochs = re.findall(rf"^{run.info.run_name} epoch (\d)/2: ", result.stdout, re.M)
         assert epochs == ["1", "2"], run.info.run_name
-    plan = machine.plan([machine.job_cost(compose(f"reg={reg}", *small))
-                         for reg in ("none", "dropout", "batchnorm") for _ in range(2)])
-    assert parent.data.tags["sweep.workers"] == str(plan.workers)
-    assert parent.data.tags["sweep.plan"] == plan.why
+    jobs = [compose(f"reg={reg}", *small) for reg in ("none", "dropout", "batchnorm") for _ in "01"]
+    chosen = plan.plan(cost.costs_of(jobs))
+    assert parent.data.tags["sweep.workers"] == str(chosen.workers)
+    assert parent.data.tags["sweep.plan"] == chosen.why
     done = re.findall(r"^sweep: (\d)/6 jobs done in ", result.stdout, re.M)
     assert done == ["1", "2", "3", "4", "5", "6"]
 

@@ -13,12 +13,21 @@ No MLflow, Keras or TensorFlow: the launching process decides this before anythi
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from src.config import TRAIN_IMAGES, Config
+from omegaconf import DictConfig
+
+from src.config import ConfigError
+from src.sweeps import cost, jobs
 
 JOB_MEMORY_GB = 2.5  # a training job peaks at ~1.6 GB resident; the rest is headroom
+# The launcher this package plans for (hydra_plugins/mnist_lab/launcher.py), named as Hydra
+# instantiates it: the project refers to its plugin by name and never imports it.
+LOCAL_LAUNCHER = "hydra_plugins.mnist_lab.launcher.LocalLauncher"
 
 
 @dataclass(frozen=True)
@@ -90,13 +99,56 @@ def plan(costs: list[float], n_cores: int | None = None, n_gpus: int | None = No
     return Plan(workers, max(1, n_cores // workers), why)
 
 
-def job_cost(cfg: Config) -> float:
-    """A job's relative cost, to run the longest first: images through the model, validation
-    (forward only) a third of a training image, batch normalization twice the step (Keras 3's
-    unfused BN on a CPU, BENCHMARKS.md)."""
-    size = cfg.dataset.val_size
-    val = size * TRAIN_IMAGES if size < 1 else size
-    train = TRAIN_IMAGES - val
-    if cfg.dataset.train_limit is not None:
-        train = min(train, cfg.dataset.train_limit)
-    return cfg.trainer.epochs * (train + val / 3) * (2.0 if cfg.reg.batchnorm else 1.0)
+@cache
+def _auto_plan(costs: tuple[float, ...]) -> Plan:
+    return plan(list(costs))  # once per sweep: memory read twice could disagree
+
+
+def sweep_plan(workers: Any, costs: Sequence[float]) -> Plan:
+    """`hydra.launcher.workers` (auto or a count) as a plan for jobs of these costs."""
+    if workers == "auto":
+        return _auto_plan(tuple(costs))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"hydra.launcher.workers={workers!r} is invalid: it must be auto or a "
+                          "number of jobs side by side >= 1 (1 runs them one after another)")
+    return Plan(workers, max(1, cores() // workers), f"hydra.launcher.workers={workers}")
+
+
+def thread_env(chosen: Plan) -> dict[str, str]:
+    """Each job's TensorFlow takes its share of the cores, and with jobs side by side runs its
+    ops one at a time (one inter-op thread: ~15 % less CPU per image here, BENCHMARKS.md)."""
+    env = {"TF_NUM_INTRAOP_THREADS": str(chosen.threads_per_job)}
+    if chosen.workers > 1:
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+    return env
+
+
+def launcher_name(config: DictConfig) -> str:
+    return config.hydra.launcher._target_.rsplit(".", 1)[-1]
+
+
+def runs_jobs_here(config: DictConfig) -> bool:
+    """Whether the jobs run on this machine, as this process's children or in it."""
+    return launcher_name(config) in ("LocalLauncher", "BasicLauncher")
+
+
+def plan_tags(config: DictConfig) -> dict[str, str]:
+    """How a multirun runs its jobs, as tags for its parent run."""
+    launcher, name = config.hydra.launcher, launcher_name(config)
+    if launcher._target_ == LOCAL_LAUNCHER:
+        if (count := jobs.job_count(config)) is None:  # chosen as it goes (Optuna): equal trials
+            sweeper = config.hydra.sweeper
+            batch = sweeper.get("n_jobs", "auto")
+            costs = [1.0] * (sweeper.get("n_trials", 1) if batch == "auto" else batch)
+        elif launcher.workers == "auto":  # only then do the jobs' costs matter
+            costs = cost.job_costs(config, jobs.job_overrides(config))
+        else:
+            costs = [1.0] * count
+        chosen = sweep_plan(launcher.workers, costs)
+    elif name == "BasicLauncher":
+        chosen = Plan(1, cores(), "hydra/launcher=basic: one job after another")
+    else:
+        return {"sweep.launcher": name}
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS", str(chosen.threads_per_job))
+    return {"sweep.launcher": name, "sweep.workers": str(chosen.workers),
+            "sweep.threads_per_job": threads, "sweep.plan": chosen.why}

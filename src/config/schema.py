@@ -1,40 +1,18 @@
-"""Typed run configuration: the schema `conf/config.yaml` composes into, and its checks.
+"""The typed schema `conf/config.yaml` composes into, and every range check of its values.
 
-The dataclasses are registered in Hydra's ConfigStore, so a misspelled key, a wrong type
-(`optimizer.lr=abc`) or an unknown name (`model.name=vit`) fails at composition with
+Registered in Hydra's ConfigStore (src.config.register), so a misspelled key, a wrong type
+(`optimizer.lr=abc`) or an unknown option (`optimizer=rmsprop`) fails at composition with
 OmegaConf's message. Ranges are checked in `__post_init__`, which runs whenever these objects
-are built: by `to_typed`, the first thing every entry point does, and by tests.
+are built: by `to_typed`, the first thing every entry point does, and by tests; the ones that
+depend on the data (`dataset.val_size` against its images) in `check_against_data`.
 """
 
-import hashlib
-import json
+import math
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, ClassVar, Optional
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
-
-from src.choices import (
-    AugmentName,
-    BNPlacement,
-    DatasetName,
-    ModelName,
-    OptimizerName,
-    Precision,
-    RegName,
-    ScheduleName,
-    Split,
-)
-from src.errors import BadInput
-
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # absolute: works from any cwd
-TRAIN_IMAGES = 60_000  # in the training file of either dataset (their SHA-256 are checked)
-
-
-class ConfigError(BadInput):
-    """A value that type-checks but makes no sense (negative epochs, dropout of 1.5)."""
+from src.choices import AugmentName, OptimizerName, Precision, ScheduleName, Split
+from src.errors import ConfigError
 
 
 class Checked:
@@ -54,41 +32,50 @@ class Checked:
 
 @dataclass
 class DatasetConfig(Checked):
+    """Which images, and how validation is cut from their training set (the same for every
+    loader); the loader tells the rest: shape, classes, sizes (src.data)."""
+
     group: ClassVar[str] = "dataset"
-    name: DatasetName = DatasetName.mnist
+    name: str = "mnist"  # in run names and the default experiment name
+    loader: Optional[dict[str, Any]] = None  # `_target_` and its keyword arguments
     data_dir: Optional[str] = "${oc.env:DATA_DIR,null}"
-    split: Split = Split.last
-    val_size: float = 10000  # >= 1: a count of images; < 1: a fraction of the training set
+    split: Split = Split.random
+    val_size: float = 0.1  # >= 1: a count of images; < 1: a fraction of the training set
     split_seed: int = 42
     train_limit: Optional[int] = None  # keep only the first N training images (smoke runs)
+    flippable: bool = True  # false: a mirrored image shows another class (digits): no flips
 
     def __post_init__(self) -> None:
+        self.check("name", bool(self.name.strip()), "a non-empty name")
         size = self.val_size
-        count = 1 <= size < TRAIN_IMAGES and float(size).is_integer()
-        self.check("val_size", 0 < size < 1 or count,
-                   f"a fraction in (0, 1) or a whole count of images in [1, {TRAIN_IMAGES})")
+        self.check("val_size", 0 < size < 1 or (size >= 1 and float(size).is_integer()),
+                   "a fraction in (0, 1) or a whole count of images >= 1")
         limit = self.train_limit
         self.check("train_limit", limit is None or limit >= 1, ">= 1, or null for all images")
+        self.check("split_seed", self.split == Split.random or self.split_seed == 42,
+                   "left at 42 with dataset.split=last, where it has no effect")
 
 
-@dataclass
-class ModelConfig(Checked):
-    group: ClassVar[str] = "model"
-    name: ModelName = ModelName.cnn
+def check_against_data(cfg: DatasetConfig, n_train: int) -> None:
+    """The split settings against the dataset's `n_train` training images."""
+    size = cfg.val_size
+    count = 1 <= size < n_train and float(size).is_integer()
+    cfg.check("val_size", 0 < size < 1 or count,
+              f"a fraction in (0, 1) or a whole count of images in [1, {n_train})")
+    left = n_train - validation_images(size, n_train)
+    cfg.check("train_limit", cfg.train_limit is None or cfg.train_limit < left,
+              f"below the {left} training images left after validation, or null for all")
 
 
-@dataclass
-class RegConfig(Checked):
-    group: ClassVar[str] = "reg"
-    name: RegName = RegName.none
-    conv_dropout: float = 0.0  # after each conv block's pooling
-    dense_dropout: float = 0.0  # after the last hidden (feature) layer
-    batchnorm: bool = False
-    bn_placement: Optional[BNPlacement] = None  # null: the placement the model's notebook used
+def validation_images(val_size: float, n_train: int) -> int:
+    """How many of `n_train` images `val_size` holds out (a fraction rounds up, as
+    scikit-learn's train_test_split does)."""
+    return math.ceil(val_size * n_train) if val_size < 1 else int(val_size)
 
-    def __post_init__(self) -> None:
-        for key in ("conv_dropout", "dense_dropout"):
-            self.check(key, 0.0 <= getattr(self, key) < 1.0, "in [0, 1)")
+
+def reg_label(reg: dict) -> str:
+    """What regularized a run, for its name and groups: `none`, `dropout`, `batchnorm+dropout`."""
+    return "+".join(sorted(reg)) or "none"
 
 
 @dataclass
@@ -103,6 +90,8 @@ class OptimizerConfig(Checked):
         self.check("lr", self.lr > 0, "> 0")
         self.check("momentum", 0.0 <= self.momentum < 1.0, "in [0, 1)")
         self.check("weight_decay", 0.0 <= self.weight_decay < 1.0, "in [0, 1)")
+        self.check("momentum", self.name == OptimizerName.sgd or self.momentum == 0.0,
+                   f"0 with optimizer={self.name}, which has no momentum (sgd has)")
 
 
 @dataclass
@@ -182,8 +171,10 @@ class TrackingConfig(Checked):
 @dataclass
 class Config(Checked):
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    reg: RegConfig = field(default_factory=RegConfig)
+    # `_target_`: a builder taking input_shape and num_classes; `name`; the builder's arguments
+    model: dict[str, Any] = field(default_factory=dict)
+    # One entry per regularizer: its `_target_` and arguments; {} is no regularization
+    reg: dict[str, Any] = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -194,37 +185,6 @@ class Config(Checked):
     def __post_init__(self) -> None:
         self.check("seed", 0 <= self.seed < 2**32, "in [0, 2**32), as NumPy's seeding requires")
         self.augment.check("horizontal_flip", not self.augment.horizontal_flip
-                           or self.dataset.name != DatasetName.mnist,
-                           "false on mnist (a mirrored digit is not a digit: use augment=digits)")
-
-
-def command_digest(overrides: Any) -> str:
-    """`${digest:${hydra.overrides.task}}` in conf/config.yaml: the same overrides, the same dir.
-
-    Registered with use_cache, so a sweep's jobs resolve `hydra.sweep.dir` to the value the
-    launching process computed from the sweep's overrides - the way Hydra keeps `${now:}`.
-    The overrides are read as typed: `tracking.experiment=${dataset.name}` is not resolved.
-    """
-    if isinstance(overrides, ListConfig):
-        overrides = OmegaConf.to_container(overrides, resolve=False)
-    canonical = json.dumps(sorted(str(o) for o in overrides))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-
-def register() -> None:
-    """Register the schema `conf/config.yaml` lists first (so every group file is typed) and
-    the `digest` resolver its output dirs use; every entry point calls this before Hydra."""
-    ConfigStore.instance().store(name="base_config", node=Config)
-    OmegaConf.register_new_resolver("digest", command_digest, use_cache=True, replace=True)
-
-
-def to_typed(cfg: DictConfig) -> Config:
-    """The composed config (with or without Hydra's node) as checked dataclasses."""
-    if "hydra" in cfg:
-        cfg = cfg.copy()
-        with open_dict(cfg):
-            del cfg["hydra"]
-    try:
-        return OmegaConf.to_object(cfg)
-    except OmegaConfBaseException as exc:  # e.g. an interpolation that does not resolve
-        raise ConfigError(f"{exc.full_key}: {exc.msg.splitlines()[0]}") from exc
+                           or self.dataset.flippable,
+                           f"false on {self.dataset.name} (dataset.flippable=false: a mirrored "
+                           "image shows another class; use augment=digits)")

@@ -1,0 +1,74 @@
+"""How many jobs a sweep runs side by side, from what the jobs cost and what the machine has,
+and how a user sets it (`hydra.launcher.workers`)."""
+
+import os
+from unittest import mock
+
+import pytest
+
+from src.config import ConfigError
+from src.sweeps import plan
+from src.sweeps.plan import LOCAL_LAUNCHER, plan_tags, sweep_plan
+
+NOTEBOOK = [1.0, 1.0, 2.0]  # none, dropout and batchnorm (twice the cost) for the same epochs
+
+
+@pytest.mark.parametrize(("costs", "cores", "gpus", "free_gb", "workers", "threads"), [
+    (NOTEBOOK, 2, 0, 20.0, 2, 1),  # batchnorm on a core of its own, the other two in turn
+    ([1.0] * 3, 2, 0, 20.0, 3, 1),  # three equal jobs: all at once, no lone tail job
+    ([1.0] * 4, 2, 0, 20.0, 2, 1),  # two waves of two
+    ([1.0] * 15, 2, 0, 20.0, 3, 1),  # five waves of three: as soon as three of five
+    ([1.0], 2, 0, 20.0, 1, 2),  # a single job takes every core
+    ([1.0] * 16, 16, 0, 64.0, 16, 1),
+    ([1.0] * 6, 8, 0, 8.0, 3, 2),  # memory holds three jobs: each gets a third of the cores
+    ([1.0] * 5, 4, 0, 1.0, 1, 4),  # too little memory for two: one job with every core
+    ([1.0] * 10, 16, 2, 64.0, 1, 16),  # a GPU is never shared: one job at a time
+])
+def test_the_plan_finishes_soonest_within_memory_and_never_shares_a_gpu(costs, cores, gpus,
+                                                                         free_gb, workers,
+                                                                         threads):
+    chosen = plan.plan(costs, n_cores=cores, n_gpus=gpus, free_gb=free_gb)
+    assert (chosen.workers, chosen.threads_per_job) == (workers, threads)
+    assert chosen.why
+
+
+def test_makespan_runs_the_longest_first_each_job_at_most_one_core_fast():
+    assert plan.makespan(NOTEBOOK, workers=2, n_cores=2) == pytest.approx(2.0)
+    assert plan.makespan(NOTEBOOK, workers=3, n_cores=2) == pytest.approx(2.5)
+    assert plan.makespan(NOTEBOOK, workers=1, n_cores=2) == pytest.approx(4.0)
+
+
+def test_this_machine_is_read_from_the_kernel():
+    assert plan.cores() == len(os.sched_getaffinity(0)) >= 1
+    assert plan.memory_gb() > 0
+
+
+def test_cuda_visible_devices_decides_which_gpus_count():
+    with mock.patch.dict(os.environ, {"CUDA_VISIBLE_DEVICES": "0,1"}):
+        assert plan.gpus() == 2
+    with mock.patch.dict(os.environ, {"CUDA_VISIBLE_DEVICES": ""}):
+        assert plan.gpus() == 0
+
+
+def test_auto_follows_the_machine_plan():
+    assert sweep_plan("auto", [1.0, 1.0, 2.0]) == plan.plan([1.0, 1.0, 2.0])
+
+
+def test_a_given_count_is_kept_and_shares_the_cores():
+    chosen = sweep_plan(2, [1.0] * 10)
+    assert chosen.workers == 2 and chosen.threads_per_job == max(1, plan.cores() // 2)
+    assert chosen.why == "hydra.launcher.workers=2"
+
+
+@pytest.mark.parametrize("workers", [0, -1, "many", 1.5, True])
+def test_a_bad_count_is_a_config_error_naming_the_key(workers):
+    with pytest.raises(ConfigError, match=r"hydra\.launcher\.workers=.* is invalid"):
+        sweep_plan(workers, [1.0] * 3)
+
+
+def test_it_is_the_default_and_its_plan_is_told_as_parent_run_tags(compose):
+    config = compose("reg=dropout", "hydra.launcher.workers=2", hydra=True)
+    assert config.hydra.launcher._target_ == LOCAL_LAUNCHER
+    assert plan_tags(config) == {"sweep.launcher": "LocalLauncher", "sweep.workers": "2",
+                                 "sweep.threads_per_job": str(max(1, plan.cores() // 2)),
+                                 "sweep.plan": "hydra.launcher.workers=2"}
