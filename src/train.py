@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from src import console, errors
 from src.config import CONF_DIR, Config, register, to_typed
+from src.sweeps.lock import unlock_job
 
 console.quiet_by_default()
 register()
@@ -29,8 +30,12 @@ def main(dict_cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     single = hydra_cfg.mode == RunMode.RUN
     # Bad input ends a single run with one line; in a sweep the job fails alone, Hydra reports it.
-    with errors.reported() if single else contextlib.nullcontext():
-        return train_config(to_typed(dict_cfg), Path(hydra_cfg.runtime.output_dir))
+    job_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        with errors.reported() if single else contextlib.nullcontext():
+            return train_config(to_typed(dict_cfg), job_dir)
+    finally:
+        unlock_job(job_dir)  # a worker that goes on to other jobs holds this one no longer
 
 
 def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
@@ -39,9 +44,11 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
     # Imported here: MLflow and TensorFlow take seconds to load, and `--help`, a rejected config
     # or a finished config skipped on re-launch should not wait for them.
     from src import data
+    from src.sweeps.lock import lock_job
     from src.tracking import identity, lifecycle, provenance, resume, store
 
     uri, name = store.tracking_uri(cfg.tracking.uri), provenance.run_name(cfg)
+    lock_job(job_dir)  # one process per job dir: a second launch never trains it alongside
     store.check_reachable(uri)
     config_hash, job = identity.config_hash(cfg), resume.JobDir(job_dir)
     if cfg.tracking.skip_finished and (

@@ -173,3 +173,24 @@ def test_a_builder_of_your_own_gets_what_its_places_allow(built):
         built("model=mlp", own, "~model.units", "reg=batchnorm")
     with pytest.raises(ConfigError, match=r"outputs \(None, 11\), not one probability per class"):
         built("model=mlp", f"model._target_={__name__}.wrong_output_builder", "~model.units")
+
+
+def sequential_builder(input_shape, num_classes):
+    return keras.Sequential([keras.Input(input_shape), layers.Flatten(),
+                             layers.Dense(num_classes, activation="softmax")])
+
+
+class Subclassed(keras.Model):
+    def call(self, x):
+        return x
+
+
+def subclassed_builder(input_shape, num_classes):
+    return Subclassed()
+
+
+def test_a_sequential_builder_works_and_a_subclassed_model_is_refused(built):
+    model = built("model=mlp", f"model._target_={__name__}.sequential_builder", "~model.units")
+    assert model.output.shape == (None, 10)
+    with pytest.raises(TargetError, match=r"returned Subclassed: a builder returns a functional"):
+        built("model=mlp", f"model._target_={__name__}.subclassed_builder", "~model.units")

@@ -77,6 +77,8 @@ class LocalLauncher(JoblibLauncher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         costs = cost.job_costs(self.config, job_overrides)
         plan = sweep_plan(self.workers, costs)
+        if plan.warning:
+            log.warning(plan.warning)
         for name, value in thread_env(plan).items():  # workers inherit this environment
             os.environ.setdefault(name, value)
         log.info(f"{plan.workers} job(s) side by side, {os.environ['TF_NUM_INTRAOP_THREADS']} "

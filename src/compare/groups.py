@@ -83,12 +83,18 @@ def label(record: RunRecord, keys: list[str]) -> str:
     return " ".join(f"{override_key(param_key(k))}={record.params[param_key(k)]}" for k in keys)
 
 
+def as_choice(value: str) -> str:
+    """A group's value as a command line chooses it: `batchnorm+dropout` (the regularizers a
+    run combined, as `reg.name` records them) is `[batchnorm,dropout]`."""
+    return f"[{value.replace('+', ',')}]" if "+" in value else value
+
+
 def seed_sweep_command(records: list[RunRecord], keys: list[str], seeds: int = 3) -> str:
     """The `src.train` multirun that repeats these groups over several seeds, same settings."""
     swept = {param_key(k): sorted({r.params[param_key(k)] for r in records}) for k in keys}
     fixed = [o for o in records[0].tags.get("hydra.overrides", "").split()
              if param_key(o.split("=")[0]) not in swept and o.split("=")[0] != "seed"]
-    choices = [f"{override_key(k)}={','.join(v)}" for k, v in swept.items()]
+    choices = [f"{override_key(k)}={','.join(map(as_choice, v))}" for k, v in swept.items()]
     seeds_arg = "seed=" + ",".join(map(str, range(seeds)))
     return " ".join(["python -m src.train -m", *choices, seeds_arg, *fixed])
 

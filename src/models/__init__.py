@@ -70,26 +70,29 @@ def build(model: dict, reg: dict, info, dataset: str = ""):
             raise ConfigError(f"{fits} cannot be built ({said[0] if said else exc}): the "
                               "input is too small for it; choose a model for small images "
                               "(e.g. model=mlp or model=resnet) or larger images") from exc
-    if not isinstance(built, keras.Model):
+    graph = [getattr(built, "inputs", None), getattr(built, "outputs", None)]
+    if not isinstance(built, keras.Model) or not all(graph) or len(graph[1]) != 1:
         raise TargetError(f"model._target_={node['_target_']} returned "
-                          f"{type(built).__name__}, not a keras.Model")
-    _check_shapes(built, fits, num_classes)
+                          f"{type(built).__name__}: a builder returns a functional model with "
+                          "one output, keras.Model(inputs, outputs), whose layers can be read")
+    inputs, output = graph[0][0] if len(graph[0]) == 1 else graph[0], graph[1][0]
+    _check_shapes(built, output, fits, num_classes)
     for reg_name, regularizer in made.items():
         if regularizer.model is not None:
             building.fired[reg_name, "model"] += regularizer.model(built)
     _check_effect(made, building.fired, name)
-    return keras.Model(built.input, built.output, name=f"{name}_{reg_label(reg)}")
+    return keras.Model(inputs, output, name=f"{name}_{reg_label(reg)}")
 
 
-def _check_shapes(built, fits: str, num_classes: int) -> None:
+def _check_shapes(built, output, fits: str, num_classes: int) -> None:
     for layer in built.layers:
         shape = tuple(layer.output.shape)
         if any(dim == 0 for dim in shape):
             raise ConfigError(f"{fits} cannot be built (layer {layer.name} outputs {shape}): "
                               "the input is too small for it; choose a model for small images "
                               "(e.g. model=mlp or model=resnet) or larger images")
-    if tuple(built.output.shape) != (None, num_classes):
-        raise ConfigError(f"{fits}: the model outputs {tuple(built.output.shape)}, not one "
+    if tuple(output.shape) != (None, num_classes):
+        raise ConfigError(f"{fits}: the model outputs {tuple(output.shape)}, not one "
                           f"probability per class (None, {num_classes}); end the builder with "
                           "layers.Dense(num_classes, activation='softmax')")
 

@@ -35,6 +35,7 @@ class Plan:
     workers: int  # jobs side by side
     threads_per_job: int  # each job's TensorFlow intra-op threads
     why: str  # what it was chosen from; logged on the sweep's parent run
+    warning: str = ""  # why a count the user asked for was lowered, for the launcher to say
 
 
 def cores() -> int:
@@ -111,7 +112,23 @@ def sweep_plan(workers: Any, costs: Sequence[float]) -> Plan:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"hydra.launcher.workers={workers!r} is invalid: it must be auto or a "
                           "number of jobs side by side >= 1 (1 runs them one after another)")
-    return Plan(workers, max(1, cores() // workers), f"hydra.launcher.workers={workers}")
+    return _given_plan(workers, len(costs))
+
+
+@cache
+def _given_plan(workers: int, jobs: int) -> Plan:
+    """A count the user gave, never more than the jobs (a worker without a job is a process
+    for nothing) nor than memory holds (once per sweep, as `_auto_plan`)."""
+    chosen, why, warning = workers, f"hydra.launcher.workers={workers}", ""
+    if chosen > jobs:
+        chosen, why = jobs, f"{why}, capped at the {jobs} job(s)"
+    free_gb = memory_gb()
+    fits = max(1, int(free_gb // JOB_MEMORY_GB))
+    if chosen > fits:
+        chosen, why = fits, f"{why}, capped at {fits}: {free_gb:.0f} GB free"
+        warning = (f"hydra.launcher.workers={workers}: running {fits} side by side, as many "
+                   f"jobs of ~{JOB_MEMORY_GB} GB as the {free_gb:.0f} GB free memory holds")
+    return Plan(chosen, max(1, cores() // chosen), why, warning)
 
 
 def thread_env(chosen: Plan) -> dict[str, str]:

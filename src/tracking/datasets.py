@@ -26,9 +26,10 @@ from src.data import Splits
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}  # split -> MLflow context
 
 
-def split_definition(splits: Splits, cfg: DatasetConfig, split: str) -> dict:
-    """What decides which images a split holds: the data, and for train/val how it is cut."""
-    files = splits.fingerprint.get("test" if split == "test" else "train", {})
+def split_definition(fingerprint: dict, cfg: DatasetConfig, split: str) -> dict:
+    """What decides which images a split holds: the data (its loader's `fingerprint` of each
+    part), and for train/val how it is cut."""
+    files = fingerprint.get("test" if split == "test" else "train", {})
     definition = {"dataset": cfg.name, "split": split, "files": files}
     if split != "test":
         definition.update(val_size=cfg.val_size, order=cfg.split.value,
@@ -38,8 +39,8 @@ def split_definition(splits: Splits, cfg: DatasetConfig, split: str) -> dict:
     return definition
 
 
-def split_digest(splits: Splits, cfg: DatasetConfig, split: str) -> str:
-    encoded = json.dumps(split_definition(splits, cfg, split), sort_keys=True).encode()
+def split_digest(fingerprint: dict, cfg: DatasetConfig, split: str) -> str:
+    encoded = json.dumps(split_definition(fingerprint, cfg, split), sort_keys=True).encode()
     return hashlib.sha256(encoded).hexdigest()[:12]
 
 
@@ -61,7 +62,7 @@ def datasets(splits: Splits, cfg: DatasetConfig) -> dict[str, NumpyDataset]:
     return {
         CONTEXTS[split]: mlflow.data.from_numpy(
             images, targets=labels, source=where, name=f"{cfg.name}-{split}",
-            digest=split_digest(splits, cfg, split))
+            digest=split_digest(splits.fingerprint, cfg, split))
         for split, (images, labels) in arrays.items()
     }
 

@@ -44,3 +44,8 @@ def test_single_seed_groups_suggest_the_seed_sweep_with_the_same_settings(empty_
     records, cfg = selected(uri)
     assert groups.seed_sweep_command(records, cfg.by) == (
         "python -m src.train -m reg=dropout,none seed=0,1,2 trainer.epochs=3")
+
+
+def test_a_group_of_combined_regularizers_is_swept_as_the_list_it_was_chosen_as():
+    assert groups.as_choice("batchnorm+dropout") == "[batchnorm,dropout]"
+    assert groups.as_choice("dropout") == "dropout"

@@ -67,8 +67,25 @@ def test_a_bad_count_is_a_config_error_naming_the_key(workers):
 
 
 def test_it_is_the_default_and_its_plan_is_told_as_parent_run_tags(compose):
-    config = compose("reg=dropout", "hydra.launcher.workers=2", hydra=True)
+    config = compose("reg=dropout", "hydra.launcher.workers=2", hydra=True)  # a single job
     assert config.hydra.launcher._target_ == LOCAL_LAUNCHER
-    assert plan_tags(config) == {"sweep.launcher": "LocalLauncher", "sweep.workers": "2",
-                                 "sweep.threads_per_job": str(max(1, plan.cores() // 2)),
-                                 "sweep.plan": "hydra.launcher.workers=2"}
+    assert plan_tags(config) == {"sweep.launcher": "LocalLauncher", "sweep.workers": "1",
+                                 "sweep.threads_per_job": str(plan.cores()),
+                                 "sweep.plan": "hydra.launcher.workers=2, capped at the 1 job(s)"}
+
+
+def test_a_count_above_the_jobs_is_capped_at_the_jobs():
+    assert sweep_plan(1000, [1.0]).workers == 1
+    assert sweep_plan(1000, [1.0] * 3).workers == 3
+    assert sweep_plan(1000, [1.0] * 3).warning == ""  # nothing was asked that could run
+
+
+def test_a_count_above_what_memory_holds_is_capped_with_a_warning_saying_why(monkeypatch):
+    monkeypatch.setattr(plan, "memory_gb", lambda: 5.2)
+    plan._given_plan.cache_clear()
+    chosen = sweep_plan(8, [1.0] * 8)
+    assert chosen.workers == 2
+    assert chosen.warning == ("hydra.launcher.workers=8: running 2 side by side, as many jobs of "
+                              "~2.5 GB as the 5 GB free memory holds")
+    assert "\n" not in chosen.warning
+    plan._given_plan.cache_clear()

@@ -108,20 +108,25 @@ def test_the_experiment_opens_on_the_model_training_view(trained):
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
-def test_a_split_digest_changes_with_the_split_and_only_with_it(compose):
+def test_a_split_digest_changes_with_the_split_and_only_with_it(compose, test_set):
+    mnist = test_set.fingerprint  # the published SHA-256 of the files
+
+    def digest(cfg, split: str, fingerprint=mnist) -> str:
+        return datasets.split_digest(fingerprint, cfg, split)
+
     base = compose()
-    digests = {split: datasets.split_digest(base.dataset, split) for split in datasets.CONTEXTS}
-    assert digests == {split: datasets.split_digest(compose().dataset, split)
-                       for split in datasets.CONTEXTS}
+    digests = {split: digest(base.dataset, split) for split in datasets.CONTEXTS}
+    assert digests == {split: digest(compose().dataset, split) for split in datasets.CONTEXTS}
     other_val = compose("dataset.val_size=5000").dataset
-    assert datasets.split_digest(other_val, "train") != digests["train"]
-    assert datasets.split_digest(other_val, "val") != digests["val"]
-    assert datasets.split_digest(other_val, "test") == digests["test"]
+    assert digest(other_val, "train") != digests["train"]
+    assert digest(other_val, "val") != digests["val"]
+    assert digest(other_val, "test") == digests["test"]
     limited = compose("dataset.train_limit=1000").dataset
-    assert datasets.split_digest(limited, "train") != digests["train"]
-    assert datasets.split_digest(limited, "val") == digests["val"]
-    fashion = compose("dataset=fashion_mnist").dataset
-    assert datasets.split_digest(fashion, "test") != digests["test"]
+    assert digest(limited, "train") != digests["train"]
+    assert digest(limited, "val") == digests["val"]
+    fashion = compose("dataset=fashion_mnist", f"dataset.data_dir={data_dir()}").dataset
+    fashion_files = data.loader(fashion).load().fingerprint
+    assert digest(fashion, "test", fashion_files) != digests["test"]
 
 
 @pytest.mark.server

@@ -1,0 +1,62 @@
+"""Training commands run in the background, as a user runs them in another terminal: their
+output collected as it comes, waited on, signalled. A plain module (like tests/servers.py),
+shared by the fault and launch-safety tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import cli_env
+
+
+class Training:
+    """`python -m src.train ...` in the background, its output collected as it comes."""
+
+    def __init__(self, *args: str, cwd: Path, **env: str):
+        # SIGINT at its default, as in a terminal: a shell without job control starts background
+        # commands (a CI script's `... &`) with SIGINT ignored, and every child inherits that.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "src.train", *args], cwd=cwd, env=cli_env(**env),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until(self, condition, what: str, timeout: float = 600) -> None:
+        """Poll `condition()` while training runs; fail with the output if it never holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            tail = self.output[-3000:]
+            assert self.proc.poll() is None, f"training exited before {what}:\n{tail}"
+            assert time.monotonic() < deadline, f"no {what} after {timeout} s:\n{tail}"
+            time.sleep(0.5)
+
+    @property
+    def run_started(self) -> bool:
+        """Its MLflow run exists, so the store does: reading a SQLite store any earlier would
+        race the training's own creation of it (MLflow's schema migrations collide)."""
+        return " MLflow run " in self.output
+
+    def finish(self, timeout: float = 900) -> int:
+        self.proc.wait(timeout=timeout)
+        self._reader.join()
+        return self.proc.returncode
+
+    def kill(self, sig: int) -> None:
+        os.killpg(self.proc.pid, sig)
+
+
