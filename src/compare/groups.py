@@ -42,6 +42,9 @@ def caveats(groups: dict[str, list[RunRecord]], keys: list[str]) -> list[str]:
     10 epochs and the regularized ones 15)."""
     notes = []
     for name, members in groups.items():
+        for rerun in (r for r in members if r.tags.get("rerun_of")):
+            notes.append(f"{rerun.name} ({rerun.run_id}) in group {name!r} is a rerun of run "
+                         f"{rerun.tags['rerun_of']} (python -m src.rerun)")
         seeds = [r.params["seed"] for r in members]
         repeated = sorted({s for s in seeds if seeds.count(s) > 1})
         if repeated:

@@ -160,6 +160,7 @@ class TrackingConfig(Checked):
     system_metrics_interval: float = 5.0  # seconds between samples
     skip_finished: bool = True  # a re-launch skips configs that already have a FINISHED run
     wait_for_server: float = 600.0  # seconds the end of a run waits for a server that went down
+    rerun_of: Optional[str] = None  # the run id `python -m src.rerun` repeats (tag rerun_of)
 
     def __post_init__(self) -> None:
         self.check("wait_for_server", self.wait_for_server >= 0, ">= 0 (seconds)")

@@ -46,7 +46,8 @@ def training_run(
     mlflow.set_tracking_uri(uri)
     experiment = experiment_id(cfg.tracking.experiment)
     resume = job.interrupted_run(config_hash, experiment) if job else None
-    tags = {**provenance.run_tags(), **({"config_hash": config_hash} if config_hash else {})}
+    tags = {**provenance.run_tags(), **({"config_hash": config_hash} if config_hash else {}),
+            **({"rerun_of": cfg.tracking.rerun_of} if cfg.tracking.rerun_of else {})}
     # MLflow's monitor samples in a thread, ends with the run, and on resume continues its steps.
     mlflow.set_system_metrics_sampling_interval(cfg.tracking.system_metrics_interval)
     active = mlflow.start_run(
