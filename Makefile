@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Offline machines: the datasets beside the checkout; online machines fall back to Keras' download.
 export DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 
-.PHONY: setup run test lint ui
+.PHONY: setup run test test-fast lint ui
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ run: setup  ## the MNIST notebook's comparison: plain vs dropout vs batchnorm, l
 
 test: setup  ## every test, slow and server ones included (what CI runs)
 	$(PY) -m pytest
+
+test-fast: setup  ## the everyday loop: no slow, server or fault tests (under 2 minutes)
+	$(PY) -m pytest -m "not slow and not server and not faults"
 
 lint: setup  ## ruff, with the rules in pyproject.toml (CI runs it before the tests)
 	$(VENV)/bin/ruff check .

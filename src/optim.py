@@ -40,8 +40,8 @@ def optimizer(cfg: OptimizerConfig, schedule: ScheduleConfig,
               total_steps: int) -> keras.optimizers.Optimizer:
     rate = learning_rate(cfg.lr, schedule, total_steps)
     kwargs = {"momentum": cfg.momentum} if cfg.name == OptimizerName.sgd else {}
-    # None (no decay step at all) keeps Adam and SGD runs as they were before weight_decay
-    # existed; AdamW gets its value even at 0.0, or Keras would apply its own default of 0.004.
+    # None: Adam and SGD take no decay step at all unless asked; AdamW gets its value even at
+    # 0.0, or Keras would apply its own default of 0.004.
     adamw = cfg.name == OptimizerName.adamw
     decay = cfg.weight_decay if cfg.weight_decay or adamw else None
     built = OPTIMIZERS[cfg.name](learning_rate=rate, weight_decay=decay, **kwargs)

@@ -104,8 +104,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         metadata = json.loads(metadata_path.read_text())
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        # A backup written before this callback existed has Keras' own file name.
-        weights = metadata.get("weights", "latest.weights.h5")
+        weights = metadata.get("weights", "latest.weights.h5")  # or Keras' own (CHANGELOG)
         self.model.load_weights(Path(self.backup_dir) / weights)
         self.model._initial_epoch = metadata["epoch"]  # how Keras' own callback tells fit
 

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import cli_env
+from tests.conftest import ROOT, cli_env
 
 
 class Training:
@@ -60,3 +60,43 @@ class Training:
         os.killpg(self.proc.pid, sig)
 
 
+
+
+# Training that holds at the end of its first epoch until the test opens the gate, so a second
+# command can be started while the first is certainly still running, however busy the machine.
+# Installed as `sitecustomize`, which Python imports at start-up in every process, a sweep's
+# worker processes included (they inherit PYTHONPATH).
+GATED_FIT = """
+import os
+import time
+
+import keras
+
+fit = keras.Model.fit
+
+
+class Gate(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        while epoch == 0 and not os.path.exists(os.environ["TEST_GATE"]):
+            time.sleep(0.2)
+
+
+def gated_fit(self, *args, callbacks=None, **kwargs):
+    return fit(self, *args, callbacks=[*(callbacks or []), Gate()], **kwargs)
+
+
+keras.Model.fit = gated_fit
+"""
+
+
+class Gate:
+    """The environment of a gated training command, and the file that opens the gate."""
+
+    def __init__(self, folder: Path):
+        (folder / "gate").mkdir(parents=True)
+        (folder / "gate" / "sitecustomize.py").write_text(GATED_FIT)
+        self.file = folder / "gate" / "open"
+        self.env = {"PYTHONPATH": f"{ROOT}:{folder / 'gate'}", "TEST_GATE": str(self.file)}
+
+    def open(self) -> None:
+        self.file.touch()

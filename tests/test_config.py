@@ -18,9 +18,10 @@ def options(group: str) -> list[str]:
 
 # Datasets of your own need their path; a placeholder composes (nothing is read here).
 DATASET_ARGS = {"npz": ["dataset.loader.path=mine.npz"], "folder": ["dataset.loader.path=mine"]}
-# Every dataset x model x reg, each with one of the optimizers in turn.
-COMBINATIONS = [(*choice, str(optimizer)) for choice, optimizer in zip(
-    itertools.product(options("dataset"), options("model"), options("reg")),
+# Every dataset with every model, the regularizers and optimizers taken in turn (each group
+# composes on its own, so every pair of a dataset and a model, and every choice, is enough).
+COMBINATIONS = [(dataset, model, reg, str(optimizer)) for (dataset, model), reg, optimizer in zip(
+    itertools.product(options("dataset"), options("model")), itertools.cycle(options("reg")),
     itertools.cycle(CLOSED["optimizer"]), strict=False)]
 
 

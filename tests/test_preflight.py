@@ -159,6 +159,7 @@ def broken_copy(tmp_path: Path, damage: str) -> Path:
 
 
 @needs_data
+@pytest.mark.slow  # each reads and checksums the 60,000 images
 @MODES
 @pytest.mark.parametrize(("damage", "message"), [
     ("truncated", "t10k-labels-idx1-ubyte.gz: not a readable gzip file"),
@@ -208,6 +209,7 @@ BAD_DATA_OR_MODEL = [
 ]
 
 
+@pytest.mark.slow  # Keras loads for most: ~9 s each
 @MODES
 @pytest.mark.parametrize(("case", "message"), BAD_DATA_OR_MODEL,
                          ids=[case for case, _ in BAD_DATA_OR_MODEL])

@@ -89,7 +89,7 @@ class Splits:
 
 
 class Loaded:
-    """A loader that is a plain function: its arrays, read once, describe themselves."""
+    """A loader that is a plain function: the arrays it returned, read once."""
 
     def __init__(self, arrays: Any, where: str):
         if isinstance(arrays, tuple) and len(arrays) == 2:  # Keras' load_data() shape
@@ -124,8 +124,8 @@ def describe(cfg: DatasetConfig) -> DatasetInfo:
     settings are checked against them (`val_size` below the training images, and so on)."""
     found = loader(cfg)
     # A function's arrays (Loaded) are checked as loaded; a loader's own describe() is cheaper.
-    described = isinstance(found, Loaded) or not hasattr(found, "describe")
-    info = checked(found.load(), cfg).describe() if described else found.describe()
+    by_loading = isinstance(found, Loaded) or not hasattr(found, "describe")
+    info = checked(found.load(), cfg).describe() if by_loading else found.describe()
     check_against_data(cfg, info.n_train)
     return info
 

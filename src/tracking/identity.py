@@ -2,8 +2,8 @@
 their `config_hash` tag, so a relaunched sweep skips configs that already FINISHED.
 
 It is a digest of the resolved config without what only says where or how verbosely it runs.
-Configs that mean what a run logged before the schema changed are hashed as that run was
-(CHANGELOG-style notes below), so no finished run is trained again after an upgrade.
+Configs that mean what a run logged before the schema changed are hashed as that run was (the
+changes: CHANGELOG.md), so no finished run is trained again after an upgrade.
 """
 
 import hashlib

@@ -14,12 +14,12 @@ from mlflow import MlflowClient
 
 from src.search import study as studies
 from tests.conftest import run_cli
-from tests.processes import Training
+from tests.processes import Gate, Training
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
-# Two jobs long enough (~10 s each) for a second launch to find them running.
-SWEEP = ("-m", "reg=none,dropout", "trainer.epochs=8", "dataset.train_limit=2000",
+# Two jobs, held after their first epoch (tests/processes.py's Gate) while the test launches.
+SWEEP = ("-m", "reg=none,dropout", "trainer.epochs=3", "dataset.train_limit=1000",
          "dataset.val_size=500", "tracking.log_model=false")
 
 
@@ -49,11 +49,12 @@ def assert_every_point_once(uri: str, epochs: int) -> None:
 
 
 def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_once(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    first = Training(*SWEEP, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
+    first = Training(*SWEEP, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
     first.wait_until(lambda: "Sweep parent run" in first.output
                      and every_job_logged_an_epoch(uri), "an epoch logged by both jobs")
     second = run_cli("src.train", *SWEEP, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, timeout=300)
+    gate.open()
     assert second.returncode == 1, second.stdout[-2000:] + second.stderr[-2000:]
     said = second.stderr.strip()
     refused = (rf"error: sweep \S+ is already being run by process {first.proc.pid} on \S+ "
@@ -62,12 +63,13 @@ def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_
     assert re.fullmatch(refused, said), said
     assert "Resuming" not in second.stdout and "epoch" not in second.stdout
     assert first.finish() == 0, first.output[-3000:]
-    assert_every_point_once(uri, epochs=8)
+    assert_every_point_once(uri, epochs=3)
 
 
 def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    first = Training(*SWEEP, "hydra.launcher.workers=2", cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
+    first = Training(*SWEEP, "hydra.launcher.workers=2", cwd=tmp_path, MLFLOW_TRACKING_URI=uri,
+                     **gate.env)
     first.wait_until(lambda: "Sweep parent run" in first.output
                      and every_job_logged_an_epoch(uri), "an epoch logged by both jobs")
     os.kill(first.proc.pid, signal.SIGKILL)  # the launcher alone: its lock dies with it
@@ -80,15 +82,17 @@ def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path):
                     MLFLOW_TRACKING_URI=uri, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("Resuming MLflow run") == 2, again.stdout[-3000:]
-    assert_every_point_once(uri, epochs=8)
+    assert_every_point_once(uri, epochs=3)
 
 
 def workers_of(launcher: psutil.Process) -> set[int]:
-    """The launcher's worker processes: loky's, not its resource tracker."""
+    """The launcher's worker processes: its Python children but loky's resource tracker (not
+    their own children, such as the `git` a run asks for its commit)."""
     found = set()
-    for child in launcher.children(recursive=True):
+    for child in launcher.children():
         try:
-            if "resource_tracker" not in " ".join(child.cmdline()):
+            command = " ".join(child.cmdline())
+            if "python" in command and "resource_tracker" not in command:
                 found.add(child.pid)
         except psutil.NoSuchProcess:
             pass
@@ -112,13 +116,14 @@ def test_a_worker_count_above_the_jobs_starts_no_more_workers_than_jobs(tmp_path
 
 
 def test_a_study_launched_twice_is_refused_so_no_trial_runs_twice(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
     study = ("-m", "hparams_search=mnist_cnn", "hydra.sweeper.n_trials=2",
-             "hydra.sweeper.n_jobs=1", "trainer.epochs=4", "dataset.train_limit=1000",
+             "hydra.sweeper.n_jobs=1", "trainer.epochs=2", "dataset.train_limit=1000",
              "dataset.val_size=500", "tracking.log_model=false")
-    first = Training(*study, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
-    first.wait_until(lambda: " epoch 1/4: " in first.output, "the first trial's first epoch")
+    first = Training(*study, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
+    first.wait_until(lambda: " epoch 1/2: " in first.output, "the first trial's first epoch")
     second = run_cli("src.train", *study, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, timeout=300)
+    gate.open()
     assert second.returncode == 1
     assert f"is already being run by process {first.proc.pid}" in second.stderr
     assert first.finish() == 0, first.output[-3000:]
