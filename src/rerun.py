@@ -80,7 +80,7 @@ def training_run(client, run_id: str, uri: str):
     if tags.get("kind") == "compare":
         raise RerunError(f"run {run_id} is a comparison (src.compare), not a training run: rerun "
                          "one of the runs it compares")
-    if "sweep.launcher" in tags or "config_hash" not in tags and "hydra.sweep_dir" in tags:
+    if "sweep.launcher" in tags or ("config_hash" not in tags and "hydra.sweep_dir" in tags):
         raise RerunError(f"run {run_id} is a sweep's parent run, not a training run: rerun one "
                          "of its jobs (the + beside it in the UI lists them)")
     if "config_hash" not in tags or "hydra.overrides" not in tags:
@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     with errors.reported():
         from src.tracking import store
 
-        uri = next((key_of(o) and o.split("=", 1)[1] for o in args.overrides
-                    if key_of(o) == "tracking.uri"), None)
+        uri = next((o.split("=", 1)[1] for o in args.overrides if key_of(o) == "tracking.uri"),
+                   None)
         rerun = plan(store.tracking_uri(uri), args.run_id, args.overrides)
     for note in rerun.notes:
         print(f"warning: {note}", file=sys.stderr)

@@ -1,0 +1,40 @@
+"""No more worker processes than jobs, whatever count is asked for."""
+
+import time
+
+import psutil
+import pytest
+
+from tests.processes import Training
+
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
+
+
+def workers_of(launcher: psutil.Process) -> set[int]:
+    """The launcher's worker processes: its Python children but loky's resource tracker (not
+    their own children, such as the `git` a run asks for its commit)."""
+    found = set()
+    for child in launcher.children():
+        try:
+            command = " ".join(child.cmdline())
+            if "python" in command and "resource_tracker" not in command:
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_a_worker_count_above_the_jobs_starts_no_more_workers_than_jobs(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = Training("-m", "seed=0,1", "dataset=digits", "model=mlp", "trainer.epochs=5",
+                     "hydra.launcher.workers=1000", cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    launcher, seen = psutil.Process(sweep.proc.pid), set()
+    while sweep.proc.poll() is None:
+        try:
+            seen |= workers_of(launcher)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    assert sweep.finish() == 0, sweep.output[-3000:]
+    assert "2 job(s) side by side" in sweep.output
+    assert 1 <= len(seen) <= 2, seen
