@@ -25,7 +25,7 @@ def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_
     assert second.returncode == 1, second.stdout[-2000:] + second.stderr[-2000:]
     said = second.stderr.strip()
     refused = (rf"error: sweep \S+ is already being run by process {first.proc.pid} on \S+ "
-               r"\(for \d+ s: .*src/train\.py -m reg=none,dropout .*\): wait for it to end, or "
+               r"\(for [\d a-z]+: .*src/train\.py -m reg=none,dropout .*\): wait for it to end, or "
                r"stop it and launch again to resume what it left")
     assert re.fullmatch(refused, said), said
     assert "Resuming" not in second.stdout and "epoch" not in second.stdout
