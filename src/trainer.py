@@ -114,6 +114,7 @@ class Evaluation:
     test_loss: float
     test_accuracy: float
     y_pred: np.ndarray  # predicted class per test image
+    probabilities: np.ndarray  # (test images, classes): the softmax the prediction came from
 
 
 def training_input(data: Splits, cfg: Config, one_hot_classes: int = 0) -> dict:
@@ -203,4 +204,4 @@ def evaluate(model: keras.Model, data: Splits, batch_size: int) -> Evaluation:
     probs = model.predict(data.x_test, batch_size=batch_size, verbose=0, callbacks=in_order())
     loss = keras.losses.SparseCategoricalCrossentropy()(data.y_test, probs)
     y_pred = probs.argmax(axis=1)
-    return Evaluation(float(loss), float(np.mean(y_pred == data.y_test)), y_pred)
+    return Evaluation(float(loss), float(np.mean(y_pred == data.y_test)), y_pred, probs)

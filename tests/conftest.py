@@ -1,5 +1,5 @@
-"""Shared fixtures: the composed config, the real datasets, the CLI in a subprocess, real
-tracking stores and servers.
+"""Shared fixtures: the composed config, the real and a synthetic dataset, the CLI in a
+subprocess, real tracking stores and servers.
 
 Server start/stop code lives in tests/servers.py (a plain module, shared with test files).
 """
@@ -15,7 +15,7 @@ from hydra import initialize_config_dir
 
 from src.config import CONF_DIR, register, to_typed
 from src.data import DatasetInfo
-from tests import servers
+from tests import datasets, servers
 
 ROOT = Path(__file__).resolve().parents[1]
 free_port = servers.free_port
@@ -34,10 +34,15 @@ needs_data = pytest.mark.skipif(data_dir() is None, reason="set DATA_DIR to the 
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra})
+    """The environment a user's shell gives: DATA_DIR set where the datasets are (an empty
+    DATA_DIR in `extra` leaves it unset)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DATA_DIR")}
+    env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
     if data_dir():
         env["DATA_DIR"] = data_dir()
+    env.update(extra)
+    if not env.get("DATA_DIR"):
+        env.pop("DATA_DIR", None)
     return env
 
 
@@ -61,6 +66,14 @@ def compose():
         return cfg if hydra else to_typed(cfg)
 
     return composed
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory) -> tuple[str, ...]:
+    """Overrides that train on a small synthetic IDX release (MNIST's format and shape, 4,000
+    training images), added through Hydra's search path as a user adds a dataset: for
+    end-to-end tests of the mechanics rather than the accuracy. It needs no DATA_DIR."""
+    return datasets.write_idx_dataset(tmp_path_factory.mktemp("synthetic"))
 
 
 @pytest.fixture(scope="session")

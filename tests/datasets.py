@@ -1,9 +1,11 @@
-"""Small datasets written in the real formats, for tests that run the real loading code: a
-CIFAR-10 python archive, an .npz of Keras-style arrays, and a folder of class sub-folders.
+"""Small datasets written in the real formats, for tests that run the real loading code: an
+IDX release (MNIST's format), a CIFAR-10 python archive, an .npz of Keras-style arrays, and a
+folder of class sub-folders.
 
 A plain module (like tests/servers.py), shared by the data tests and the end-to-end runs.
 """
 
+import gzip
 import hashlib
 import io
 import pickle
@@ -11,6 +13,9 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
+
+from src.data import idx
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                  "ship", "truck"]
@@ -25,6 +30,42 @@ def images(n: int, shape: tuple, seed: int, classes: int = 10) -> tuple[np.ndarr
     noise = rng.normal(0, 12, (n, *shape))
     pixels = np.clip(base.reshape(-1, *[1] * len(shape)) + noise, 0, 255).astype(np.uint8)
     return pixels, labels
+
+
+def write_idx_release(folder: Path, n_train: int = 4000, n_test: int = 500,
+                      size: tuple = (28, 28), seed: int = 0) -> dict[str, str]:
+    """The four gzipped IDX files of an MNIST-like release in `folder` (uint8 images, ten
+    classes); returns the SHA-256 of each uncompressed file, keyed by its name without .gz."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x_train, y_train = images(n_train, size, seed)
+    x_test, y_test = images(n_test, size, seed + 1)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    checksums = {}
+    for key, stem in idx.FILES.items():
+        array = arrays[key].astype(np.uint8)
+        # IDX: two zero bytes, 0x08 for unsigned bytes, the number of dimensions, then each
+        # dimension as a big-endian 32-bit integer, then the data.
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(
+            n.to_bytes(4, "big") for n in array.shape)
+        raw = header + array.tobytes()
+        (folder / f"{stem}.gz").write_bytes(gzip.compress(raw, mtime=0))
+        checksums[stem] = hashlib.sha256(raw).hexdigest()
+    return checksums
+
+
+def write_idx_dataset(root: Path, name: str = "synthetic") -> tuple[str, ...]:
+    """A synthetic IDX release under `root/data` and its dataset config, `root/conf/dataset/
+    <name>.yaml`, as a user adds their own: returns the overrides that train on it. 4,000
+    training images (the last 500 validate) and 500 test images, 28x28x1, ten classes."""
+    checksums = write_idx_release(root / "data" / name)
+    dataset = {"name": name, "data_dir": str(root / "data"), "split": "last", "val_size": 500,
+               "flippable": False,
+               "loader": {"_target_": "src.data.idx.IdxFiles", "folder": name,
+                          "class_names": [str(digit) for digit in range(10)],
+                          "sha256": checksums}}
+    (root / "conf" / "dataset").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(dataset, root / "conf" / "dataset" / f"{name}.yaml")
+    return f"hydra.searchpath=[file://{root / 'conf'}]", f"dataset={name}"
 
 
 def write_cifar_archive(folder: Path, per_batch: int = 40, test: int = 60, seed: int = 0) -> str:

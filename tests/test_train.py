@@ -35,7 +35,8 @@ def test_smoke_sweep_logs_three_finished_runs_to_a_server(tmp_path, mlflow_serve
             history = client.get_metric_history(run.info.run_id, key)
             assert [m.step for m in history] == [1], key
         top = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"confusion_matrix.csv", "model_summary.txt", "plots", ".hydra"} <= top
+        assert {"confusion_matrix.csv", "model_summary.txt", "plots", ".hydra",
+                "predictions.npz"} <= top
         plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
         assert plots == {"plots/confusion_matrix.png", "plots/curves.png",
                          "plots/test_predictions.png", "plots/preview_train.png",

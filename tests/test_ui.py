@@ -26,7 +26,8 @@ SHOTS = ROOT / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync",
          "--window-size=1600,1300"]
-RUNS = ["mnist-cnn-batchnorm-s0", "mnist-cnn-dropout-s0", "mnist-cnn-none-s0"]
+RUNS = ["synthetic-cnn-batchnorm-s0", "synthetic-cnn-dropout-s0",
+        "synthetic-cnn-none-s0"]
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.server,
@@ -92,16 +93,18 @@ def jobs_dataset_digest(client, exp_id: str) -> str:
     """The one training-set digest of the sweep's jobs (same split for all three)."""
     jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")
     [digest] = {entry.dataset.digest for run in jobs for entry in run.inputs.dataset_inputs
-                if entry.dataset.name == "mnist-train"}
+                if entry.dataset.name == "synthetic-train"}
     return digest
 
 
-def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow_server, browser):
+def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow_server, browser,
+                                                               synthetic):
     sweep = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", "trainer.epochs=1",
-                    "dataset.train_limit=500", cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
+                    "dataset.train_limit=500", *synthetic, cwd=tmp_path,
+                    MLFLOW_TRACKING_URI=mlflow_server)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     client = MlflowClient(mlflow_server)
-    exp_id = client.get_experiment_by_name("mnist-cnn").experiment_id
+    exp_id = client.get_experiment_by_name("synthetic-cnn").experiment_id
     wait = WebDriverWait(browser, 60)
 
     # The link a sweep prints: the model-training view (runs, models, registry), not GenAI's.
@@ -118,7 +121,7 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     shows(browser, *RUNS, "4 matching runs")
     # Each job's row: its training set in the Dataset column, its logged model in Models
     # (cells the grid fills in after the rows appear).
-    dataset = f"mnist-train ({jobs_dataset_digest(client, exp_id)})"
+    dataset = f"synthetic-train ({jobs_dataset_digest(client, exp_id)})"
     until(browser, lambda page: page.count(dataset) == 3
           and re.findall(r"^model$", page, re.MULTILINE) == ["model"] * 3,
           f"3 rows with {dataset} and a model")
@@ -154,11 +157,12 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     assert result.returncode == 0, result.stderr[-3000:]
     [cmp] = client.search_runs([exp_id], "tags.kind = 'comparison'")
     browser.get(f"{mlflow_server}/#/experiments/{exp_id}/runs/{cmp.info.run_id}/artifacts")
-    shows(browser, "compare-mnist-cnn-by-reg", "report.html", "validation_curves.png")
+    shows(browser, "compare-synthetic-cnn-by-reg", "report.html", "validation_curves.png")
     close_assistant(browser)
     browser.find_element(By.XPATH, "//*[normalize-space()='report.html']").click()
     wait.until(EC.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
-    report = shows(browser, "Verdicts", "dropout vs none", "batchnorm vs none")
+    report = shows(browser, "Verdicts", "dropout vs none", "batchnorm vs none",
+                   "test-set floor ±", "(500 images)")
     assert "no significance claim is possible" in report
     browser.switch_to.default_content()
     screenshot(browser, "ui-comparison-report.png")

@@ -11,7 +11,7 @@ from typing import Optional
 from mlflow import MlflowClient
 from mlflow.entities import Experiment
 
-from src.compare import groups, selection, stats
+from src.compare import groups, per_image, selection, stats
 from src.compare.report import Report, write
 from src.compare.selection import COMPARISON_KIND, CompareError, Selection
 
@@ -41,10 +41,14 @@ def compare(cfg: ComparisonConfig) -> tuple[Report, Path]:
     grouped = groups.group(records, cfg.by)
     names = stats.order(list(grouped), cfg.baseline)
     summaries = [stats.summarize(name, grouped[name]) for name in names]
+    evidence = per_image.evidence(client, summaries)
+    notes = groups.caveats(grouped, cfg.by)
+    if evidence is None:
+        notes.append("No per-image section: some runs were logged before runs recorded their "
+                     "test predictions (predictions.npz), or were scored on other test images.")
     report = Report(
-        exp.name, cfg.selection, cfg.by, summaries,
-        [stats.verdict(g, summaries[0], cfg.alpha) for g in summaries[1:]],
-        groups.seed_sweep_command(records, cfg.by), groups.caveats(grouped, cfg.by))
+        exp.name, cfg.selection, cfg.by, summaries, stats.verdicts(summaries, cfg.alpha),
+        groups.seed_sweep_command(records, cfg.by), notes, per_image=evidence)
     out = cfg.out_dir or Path("reports") / f"{exp.name}-{datetime.now():%Y%m%d-%H%M%S}"
     if not cfg.log_run:
         return report, write(report, out)

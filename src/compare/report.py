@@ -15,6 +15,7 @@ from typing import Optional
 from markdown_it import MarkdownIt
 
 from src.compare import plots
+from src.compare.per_image import Evidence
 from src.compare.selection import Selection, param_key
 from src.compare.stats import CONFIDENCE, TEST_NAME, GroupStats, Verdict
 
@@ -38,6 +39,7 @@ class Report:
     sweep_command: str  # the seed sweep to run when a group has a single seed
     notes: list[str]  # caveats about comparability, from src.compare.groups.caveats
     run_id: Optional[str] = None  # the comparison run the report is logged to
+    per_image: Optional[Evidence] = None  # None: some run logged no predictions.npz
 
     @property
     def title(self) -> str:
@@ -54,16 +56,56 @@ def _row(cells: list) -> str:
 
 def _group_table(groups: list[GroupStats]) -> list[str]:
     head = ["group", "n", "test acc. % (mean ± std)", f"{CONFIDENCE:.0%} CI %",
-            "best val acc. % (epoch)", "train−val loss gap", "s / epoch", "params"]
+            "test-set floor ±", "best val acc. % (epoch)", "train−val loss gap", "s / epoch",
+            "params"]
     rows = [_row(head), _row(["---"] * len(head))]
     for g in groups:
         acc = _pct(g.mean) + (f" ± {_pct(g.std)}" if g.std is not None else "")
         ci = f"[{_pct(g.ci[0])}, {_pct(g.ci[1])}]" if g.ci else "—"
+        floor = f"{_pct(g.test_floor)} ({g.n_test:,} images)" if g.test_floor else "—"
         params = ", ".join(f"{int(p):,}" if p.isdigit() else p for p in g.model_params)
-        rows.append(_row([f"**{g.label}**", g.n, acc, ci,
+        rows.append(_row([f"**{g.label}**", g.n, acc, ci, floor,
                           f"{_pct(g.best_val_accuracy)} ({g.best_epoch})",
                           f"{g.loss_gap:+.3f}", f"{g.epoch_seconds:.1f}", params]))
     return rows
+
+
+def _number(value: Optional[float], form: str) -> str:
+    return "—" if value is None else format(value, form)
+
+
+def _verdict_table(verdicts: list[Verdict]) -> list[str]:
+    head = ["group", "difference, pt", f"{CONFIDENCE:.0%} CI, pt", "Hedges' g", "p", "Holm p",
+            "verdict", "seeds a group for 80 % power", "smallest detectable, pt"]
+    rows = [_row(head), _row(["---"] * len(head))]
+    for v in verdicts:
+        ci = f"[{v.ci_pt[0]:+.2f}, {v.ci_pt[1]:+.2f}]" if v.ci_pt else "—"
+        decided = {True: "**different**", False: "undecided", None: "—"}[v.significant]
+        rows.append(_row([f"**{v.group}**", f"{v.diff_pt:+.2f}", ci, _number(v.hedges_g, "+.2f"),
+                          _number(v.p_value, ".2g"), _number(v.p_holm, ".2g"), decided,
+                          _number(v.seeds_needed, "d"), _number(v.detectable_pt, ".2f")]))
+    return rows
+
+
+def _per_image_lines(evidence: Evidence, groups: list[GroupStats]) -> list[str]:
+    ensembles, baseline = evidence.ensembles, evidence.ensembles[0].label
+    head = ["group", "seeds", "seed-ensemble acc. %", "mean seed acc. %",
+            "right only here", f"right only in {baseline}", "McNemar p", "Holm p"]
+    rows = [_row(head), _row(["---"] * len(head))]
+    paired = {p.group: p for p in evidence.paired}
+    for ensemble, group in zip(ensembles, groups, strict=True):
+        test = paired.get(ensemble.label)
+        pair_cells = ([test.only_group, test.only_baseline, f"{test.p_value:.2g}",
+                       f"{test.p_holm:.2g}"] if test else ["—"] * 4)
+        rows.append(_row([f"**{ensemble.label}**", ensemble.seeds, _pct(ensemble.accuracy),
+                          _pct(group.mean), *pair_cells]))
+    n_images, how = len(ensembles[0].correct), ensembles[0].how
+    return ["## Per image", "",
+            f"Each group's seeds as one ensemble ({how} over its seeds), scored on the same "
+            f"{n_images:,} test images, and paired with {baseline}'s ensemble image by image by "
+            "McNemar's exact test on the images where exactly one of the two is right (Holm-"
+            f"adjusted over the {len(evidence.paired)} pair(s)). Evidence the seed-level test "
+            "cannot see: which images each group gets right.", "", *rows, ""]
 
 
 def _runs_table(groups: list[GroupStats]) -> list[str]:
@@ -90,22 +132,38 @@ def markdown(report: Report) -> str:
     if not report.verdicts:
         lines += ["Only one group: nothing to compare against.", ""]
     elif all(v.testable for v in report.verdicts):
+        family = report.verdicts[0].family
         lines += [f"Each group's per-seed test accuracy against the baseline "
-                  f"**{groups[0].label}**, by {TEST_NAME}, α = {report.verdicts[0].alpha:g}:", ""]
+                  f"**{groups[0].label}**, by {TEST_NAME}, α = {report.verdicts[0].alpha:g}. "
+                  f"The family is the {family} comparison(s) against {groups[0].label} in this "
+                  "report: each verdict is taken on its Holm-adjusted p.", ""]
     else:
         lines += ["**No significance claim is possible**: a group with a single seed says "
                   "nothing about seed-to-seed noise. Repeat every group over seeds, then run "
                   "`python -m src.compare` again:", "", f"    {report.sweep_command}", ""]
     lines += [f"- {v.text()}" for v in report.verdicts]
+    if report.verdicts and all(v.testable for v in report.verdicts):
+        lines += ["", *_verdict_table(report.verdicts), "",
+                  "Difference: mean test accuracy minus the baseline's, with its Welch–"
+                  "Satterthwaite interval. Hedges' g: the difference over the pooled seed std, "
+                  "with Hedges' (1981) small-sample correction. Power: a two-sided two-sample "
+                  "t-test at α / family (Holm's strictest step); seeds a group: what 80 % power "
+                  "needs at the observed g; smallest detectable: the difference the current "
+                  "seeds detect with 80 % power, at the observed spread."]
     lines += ["", "## Per group", "", *_group_table(groups), "",
               "Mean ± sample standard deviation over seeds, in %. "
               f"{CONFIDENCE:.0%} CI: the t-based interval for the mean, "
-              "mean ± t(0.975, n−1)·std/√n. Best val acc.: the maximum of the seed-averaged "
-              "validation accuracy curve, and its epoch. Train−val loss gap: training loss minus "
-              "validation loss at the last epoch, mean over seeds; negative means the validation "
-              "loss sits above the training loss, the overfitting sign the notebooks discuss "
-              "(dropout, active only in training, pushes it up). s / epoch: mean wall time per "
+              "mean ± t(0.975, n−1)·std/√n. Test-set floor: √(p(1−p)/n_test), how much a "
+              "test set of that size moves the accuracy on its own; a seed std near it says "
+              "the test set, not training, limits what the seeds can resolve. Best val acc.: "
+              "the maximum of the seed-averaged validation accuracy curve, and its epoch. "
+              "Train−val loss gap: training loss minus validation loss at the last epoch, "
+              "mean over seeds; negative means the validation loss sits above the training "
+              "loss, the overfitting sign the notebooks discuss (dropout, active only in "
+              "training, pushes it up). s / epoch: mean wall time per "
               "epoch, training plus validation. Params: `model.params`.", ""]
+    if report.per_image:
+        lines += _per_image_lines(report.per_image, groups)
     if report.notes:
         lines += ["## Caveats", "", *[f"- {note}" for note in report.notes], ""]
     lines += ["## Curves", ""]

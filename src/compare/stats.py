@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 from scipy import stats
 
+from src.compare import inference
 from src.compare.selection import CompareError, RunRecord
 
 CONFIDENCE = 0.95
@@ -42,10 +43,17 @@ class GroupStats:
     epoch_seconds: float  # mean over every epoch of every seed
     model_params: list[str]  # distinct `model.params` values
     curves: dict[str, Curve]
+    n_test: Optional[int] = None  # test images every seed was scored on (`data.n_test`)
 
     @property
     def n(self) -> int:
         return len(self.runs)
+
+    @property
+    def test_floor(self) -> Optional[float]:
+        """The binomial standard error of the mean accuracy on n_test images: a seed std near
+        it is the test set's own noise, not the training's."""
+        return inference.binomial_floor(self.mean, self.n_test) if self.n_test else None
 
 
 def confidence_interval(values: np.ndarray,
@@ -88,11 +96,23 @@ def summarize(label: str, runs: list[RunRecord]) -> GroupStats:
         epoch_seconds=float(np.mean(np.concatenate([r.curves["epoch_seconds"] for r in runs]))),
         model_params=sorted({r.params.get("model.params", "?") for r in runs}),
         curves=curves,
+        n_test=test_images(runs),
     )
+
+
+def test_images(runs: list[RunRecord]) -> Optional[int]:
+    """The test-set size the runs logged, if they all logged the same one."""
+    sizes = {r.params.get("data.n_test") for r in runs}
+    [size] = sizes if len(sizes) == 1 else [None]
+    return int(size) if size and size.isdigit() else None
 
 
 @dataclass
 class Verdict:
+    """One group against the baseline. The verdict is taken on the Holm-adjusted p over every
+    comparison in the report (the family); power is reckoned at α / family, Holm's first and
+    strictest step, so the seed count it asks for holds at whichever step the test lands."""
+
     group: str
     baseline: str
     diff_pt: float  # difference of mean test accuracy, percentage points
@@ -100,6 +120,12 @@ class Verdict:
     n_baseline: int
     p_value: Optional[float]  # None: fewer than two seeds on a side, or no variation at all
     alpha: float = ALPHA
+    ci_pt: Optional[tuple[float, float]] = None  # Welch interval for the difference, points
+    hedges_g: Optional[float] = None
+    p_holm: Optional[float] = None  # set by verdicts(), over the report's family
+    family: int = 1
+    seeds_needed: Optional[int] = None  # per group, for 80 % power at the observed g
+    detectable_pt: Optional[float] = None  # smallest difference the current n detects
 
     @property
     def testable(self) -> bool:
@@ -107,7 +133,7 @@ class Verdict:
 
     @property
     def significant(self) -> Optional[bool]:
-        return None if self.p_value is None else self.p_value < self.alpha
+        return None if self.p_holm is None else self.p_holm < self.alpha
 
     def text(self) -> str:
         head = f"{self.group} vs {self.baseline}: {self.diff_pt:+.2f} pt"
@@ -118,22 +144,48 @@ class Verdict:
                     "with a single seed on a side")
         if self.p_value is None:
             return f"{head}, p undefined ({sizes}): every seed gave the same test accuracy"
+        low, high = self.ci_pt
+        evidence = (f"{CONFIDENCE:.0%} CI [{low:+.2f}, {high:+.2f}] pt, g={self.hedges_g:+.2f}, "
+                    f"p={self.p_value:.2g}, Holm p={self.p_holm:.2g} over {self.family}, {sizes}")
         if not self.significant:
-            return f"{head}, not significant (p={self.p_value:.2g}, {sizes})"
+            need = (f"~{self.seeds_needed} seeds a group would detect it with 80 % power"
+                    if self.seeds_needed else "no difference to detect")
+            return f"{head}, not significant ({evidence}): {need}"
         better = "higher" if self.diff_pt > 0 else "lower"
-        return (f"{head}, significant at α={self.alpha:g} (p={self.p_value:.2g}, {sizes}): "
+        return (f"{head}, significant at α={self.alpha:g} ({evidence}): "
                 f"{self.group}'s test accuracy is {better}")
 
 
-def verdict(group: GroupStats, baseline: GroupStats, alpha: float = ALPHA) -> Verdict:
-    p_value = None
-    if min(group.n, baseline.n) >= 2:
+def verdict(group: GroupStats, baseline: GroupStats, alpha: float = ALPHA,
+            family: int = 1) -> Verdict:
+    """Welch's test of one group against the baseline; p_holm is the raw p until verdicts()
+    adjusts it over the whole family."""
+    a, b = group.test_accuracy, baseline.test_accuracy
+    p_value = None  # also with no spread on either side, where scipy's answer is rounding
+    if min(group.n, baseline.n) >= 2 and (np.ptp(a) or np.ptp(b)):
         with warnings.catch_warnings():  # zero variance on both sides: scipy warns, returns nan
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = stats.ttest_ind(group.test_accuracy, baseline.test_accuracy, equal_var=False)
+            result = stats.ttest_ind(a, b, equal_var=False)
         p_value = float(result.pvalue) if np.isfinite(result.pvalue) else None
     diff = 100 * (group.mean - baseline.mean)
-    return Verdict(group.label, baseline.label, diff, group.n, baseline.n, p_value, alpha)
+    g, ci = inference.hedges_g(a, b), inference.welch_interval(a, b, CONFIDENCE)
+    level = alpha / family
+    detectable = inference.detectable_effect(min(group.n, baseline.n), level)
+    spread = inference.pooled_std(a, b) if min(group.n, baseline.n) >= 2 else None
+    return Verdict(
+        group.label, baseline.label, diff, group.n, baseline.n, p_value, alpha,
+        ci_pt=(100 * ci[0], 100 * ci[1]) if ci else None, hedges_g=g, p_holm=p_value,
+        family=family, seeds_needed=inference.seeds_for_power(g, level),
+        detectable_pt=100 * detectable * spread if detectable and spread else None)
+
+
+def verdicts(groups: list[GroupStats], alpha: float = ALPHA) -> list[Verdict]:
+    """Every group after the first (the baseline) against it, Holm-adjusted together."""
+    baseline, others = groups[0], groups[1:]
+    found = [verdict(g, baseline, alpha, len(others)) for g in others]
+    for v, adjusted in zip(found, inference.holm([v.p_value for v in found]), strict=True):
+        v.p_holm = adjusted
+    return found
 
 
 def order(labels: list[str], baseline: Optional[str]) -> list[str]:

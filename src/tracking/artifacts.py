@@ -15,7 +15,7 @@ from sklearn.metrics import confusion_matrix
 from src import plots
 from src.config import TrackingConfig
 from src.data import Splits
-from src.tracking import faults, logged_model
+from src.tracking import faults, logged_model, predictions
 from src.trainer import Evaluation
 
 
@@ -60,6 +60,8 @@ def log_results(
         out = Path(tmp)
         (out / "plots").mkdir()
         (out / "confusion_matrix.csv").write_text(confusion_csv(cm, names))
+        predictions.write(out / predictions.ARTIFACT, data.y_test, result.y_pred,
+                          result.probabilities)
         for path, figure in figures.items():
             figure.savefig(out / path)
             plots.close(figure)

@@ -34,8 +34,9 @@ def test_seed_sweep_then_compare_end_to_end(tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     assert "| **none** | 2 |" in md and "| **dropout** | 2 |" in md
     assert "Welch's t-test" in md
+    assert "## Per image" in md and "| **dropout** | 2 |" in md.split("## Per image")[1]
     verdict = next(line for line in md.splitlines() if line.startswith("- dropout vs none: "))
-    assert "significant (p=" in verdict and "n=2 each" in verdict
+    assert "significant (95% CI [" in verdict and "Holm p=" in verdict and "n=2 each" in verdict
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
     exp = client.get_experiment_by_name("mnist-cnn")
     [cmp] = client.search_runs([exp.experiment_id], "tags.kind = 'comparison'")

@@ -34,3 +34,21 @@ def test_single_seed_groups_claim_nothing_and_suggest_the_seed_sweep(empty_store
     text = path.read_text()
     assert "dropout vs none: +0.07 pt from n=1 each: no significance claim is possible" in text
     assert "python -m src.train -m reg=dropout,none seed=0,1,2 trainer.epochs=3" in text
+
+
+def test_the_report_tables_each_verdicts_interval_effect_holm_p_and_power(store, tmp_path):
+    uri, _, _ = store
+    report, path = comparison.compare(cli.parse(
+        ["--tracking-uri", uri, "--no-log", "--out", str(tmp_path / "r")]))
+    md = path.read_text()
+    assert ("The family is the 2 comparison(s) against none in this report: each verdict is "
+            "taken on its Holm-adjusted p.") in md
+    assert ("| group | difference, pt | 95% CI, pt | Hedges' g | p | Holm p | verdict | "
+            "seeds a group for 80 % power | smallest detectable, pt |") in md
+    for v in report.verdicts:
+        row = next(line for line in md.splitlines() if line.startswith(f"| **{v.group}** | +"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1:7] == [f"{v.diff_pt:+.2f}", f"[{v.ci_pt[0]:+.2f}, {v.ci_pt[1]:+.2f}]",
+                              f"{v.hedges_g:+.2f}", f"{v.p_value:.2g}", f"{v.p_holm:.2g}",
+                              "**different**" if v.significant else "undecided"]
+    assert "test-set floor ±" in md

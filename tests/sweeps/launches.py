@@ -1,6 +1,6 @@
-"""A two-job sweep that holds after its first epoch (tests/processes.py's Gate), and what its
-runs logged: shared by the launch-safety tests, which run as separate files so that test
-workers can share them out."""
+"""A two-job sweep on the synthetic dataset (the `synthetic` fixture's overrides go after it)
+that holds after its first epoch (tests/processes.py's Gate), and what its runs logged: shared
+by the launch-safety tests, which run as separate files so that test workers can share them."""
 
 from mlflow import MlflowClient
 
@@ -12,7 +12,7 @@ SWEEP = ("-m", "reg=none,dropout", "trainer.epochs=3", "dataset.train_limit=1000
 
 def job_runs(uri: str) -> dict:
     client = MlflowClient(uri)
-    found = client.get_experiment_by_name("mnist-cnn")
+    found = client.get_experiment_by_name("synthetic-cnn")
     runs = client.search_runs([found.experiment_id], "tags.`mlflow.parentRunId` LIKE '%'")
     return {run.info.run_name: run for run in runs}
 
@@ -27,7 +27,7 @@ def every_job_logged_an_epoch(uri: str) -> bool:
 def assert_every_point_once(uri: str, epochs: int) -> None:
     client = MlflowClient(uri)
     runs = job_runs(uri)
-    assert sorted(runs) == ["mnist-cnn-dropout-s0", "mnist-cnn-none-s0"]
+    assert sorted(runs) == ["synthetic-cnn-dropout-s0", "synthetic-cnn-none-s0"]
     for run in runs.values():
         assert run.info.status == "FINISHED"
         for key in EPOCH_KEYS:

@@ -19,10 +19,10 @@ from tests.sweeps.launches import (
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 
-def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path):
+def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path, synthetic):
     uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
-    first = Training(*SWEEP, "hydra.launcher.workers=2", cwd=tmp_path, MLFLOW_TRACKING_URI=uri,
-                     **gate.env)
+    first = Training(*SWEEP, *synthetic, "hydra.launcher.workers=2", cwd=tmp_path,
+                     MLFLOW_TRACKING_URI=uri, **gate.env)
     first.wait_until(lambda: "Sweep parent run" in first.output
                      and every_job_logged_an_epoch(uri), "an epoch logged by both jobs")
     os.kill(first.proc.pid, signal.SIGKILL)  # the launcher alone: its lock dies with it
@@ -31,7 +31,7 @@ def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path):
     while {r.info.status for r in job_runs(uri).values()} != {"KILLED"}:
         assert time.monotonic() < deadline, {n: r.info.status for n, r in job_runs(uri).items()}
         time.sleep(0.5)
-    again = run_cli("src.train", *SWEEP, "hydra.launcher.workers=2", cwd=tmp_path,
+    again = run_cli("src.train", *SWEEP, *synthetic, "hydra.launcher.workers=2", cwd=tmp_path,
                     MLFLOW_TRACKING_URI=uri, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("Resuming MLflow run") == 2, again.stdout[-3000:]

@@ -15,12 +15,14 @@ from tests.sweeps.launches import SWEEP, assert_every_point_once, every_job_logg
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 
-def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_once(tmp_path):
+def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_once(tmp_path,
+                                                                                   synthetic):
     uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
-    first = Training(*SWEEP, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
+    first = Training(*SWEEP, *synthetic, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
     first.wait_until(lambda: "Sweep parent run" in first.output
                      and every_job_logged_an_epoch(uri), "an epoch logged by both jobs")
-    second = run_cli("src.train", *SWEEP, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, timeout=300)
+    second = run_cli("src.train", *SWEEP, *synthetic, cwd=tmp_path, MLFLOW_TRACKING_URI=uri,
+                     timeout=300)
     gate.open()
     assert second.returncode == 1, second.stdout[-2000:] + second.stderr[-2000:]
     said = second.stderr.strip()

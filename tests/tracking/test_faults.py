@@ -16,7 +16,7 @@ EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 SMALL = ("dataset.train_limit=1000", "dataset.val_size=1000")
 
 
-def only_run(uri: str, experiment: str = "mnist-cnn"):
+def only_run(uri: str, experiment: str = "synthetic-cnn"):
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     runs = client.search_runs([found.experiment_id]) if found else []
@@ -40,7 +40,7 @@ def assert_every_epoch_once(uri: str, run_id: str, epochs: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.server
-def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path):
+def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path, synthetic):
     store = tmp_path / "server"
     store.mkdir()
     port = servers.free_port()
@@ -49,7 +49,8 @@ def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path):
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     uri = f"http://127.0.0.1:{port}"
     with servers.mlflow_process(args, log_path=store / "first.log"):
-        training = Training("trainer.epochs=5", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+        training = Training("trainer.epochs=5", *SMALL, *synthetic, cwd=tmp_path,
+                            MLFLOW_TRACKING_URI=uri)
         training.wait_until(lambda: logged_epochs(uri) >= 1, "first epoch logged")
     training.wait_until(lambda: "buffered" in training.output, "epoch buffered while down")
     with servers.mlflow_process(args, log_path=store / "second.log"):  # same port, same store
@@ -64,8 +65,10 @@ def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.server
-def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, mlflow_server):
-    command = ("trainer.epochs=6", "dataset.train_limit=2000", "dataset.val_size=1000")
+def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, mlflow_server,
+                                                                    synthetic):
+    command = (*synthetic, "trainer.epochs=6", "dataset.train_limit=2000",
+               "dataset.val_size=1000")
     training = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
     training.wait_until(lambda: logged_epochs(mlflow_server) >= 2, "second epoch logged")
     training.kill(signal.SIGKILL)
@@ -77,8 +80,8 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, m
     again = run_cli("src.train", *command, cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Resuming MLflow run {killed.info.run_id}" in again.stdout
-    assert "mnist-cnn-none-s0 epoch 1/6: " not in again.stdout, "training restarted from scratch"
-    assert "mnist-cnn-none-s0 epoch 6/6: " in again.stdout
+    assert "synthetic-cnn-none-s0 epoch 1/6: " not in again.stdout, "training began anew"
+    assert "synthetic-cnn-none-s0 epoch 6/6: " in again.stdout
     run = only_run(mlflow_server)
     assert run.info.run_id == killed.info.run_id and run.info.status == "FINISHED"
     assert_every_epoch_once(mlflow_server, run.info.run_id, epochs=6)
@@ -86,9 +89,10 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, m
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_run_killed(tmp_path):
+def test_sigterm_ends_the_run_killed(tmp_path, synthetic):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    training = Training("trainer.epochs=20", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    training = Training("trainer.epochs=20", *SMALL, *synthetic, cwd=tmp_path,
+                        MLFLOW_TRACKING_URI=uri)
     training.wait_until(lambda: training.run_started and logged_epochs(uri) >= 1,
                         "first epoch logged")
     training.kill(signal.SIGTERM)
@@ -97,9 +101,9 @@ def test_sigterm_ends_the_run_killed(tmp_path):
 
 
 def sweep_runs(uri: str) -> tuple:
-    """(parent, children by run name) of the one sweep in experiment mnist-cnn, if it exists."""
+    """(parent, children by run name) of the one sweep in synthetic-cnn, if it exists."""
     client = MlflowClient(uri)
-    found = client.get_experiment_by_name("mnist-cnn")
+    found = client.get_experiment_by_name("synthetic-cnn")
     runs = client.search_runs([found.experiment_id]) if found else []
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = {r.info.run_name: r for r in runs if "mlflow.parentRunId" in r.data.tags}
@@ -116,10 +120,10 @@ def each_logged_an_epoch(uri: str, jobs: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
 def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_it(tmp_path,
-                                                                                  stop):
+                                                                                  synthetic, stop):
     uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
     command = ("-m", "seed=0,1,2", "hydra.launcher.workers=3", "trainer.epochs=3",
-               "dataset.train_limit=1000", "dataset.val_size=500")
+               "dataset.train_limit=1000", "dataset.val_size=500", *synthetic)
     # Every job holds after its first epoch until the gate opens (it never does): stopped
     # mid-way however busy the machine. The relaunch runs ungated.
     sweep = Training(*command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
@@ -136,7 +140,7 @@ def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_
     parent, children = sweep_runs(uri)
     assert parent.info.status == "FAILED"
     assert {name: r.info.status for name, r in children.items()} == {
-        f"mnist-cnn-none-s{seed}": "KILLED" for seed in range(3)}, sweep.output[-3000:]
+        f"synthetic-cnn-none-s{seed}": "KILLED" for seed in range(3)}, sweep.output[-3000:]
 
     again = run_cli("src.train", *command, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -171,19 +175,19 @@ keras.Model.fit = fit_failing_in_job_0
 
 
 @pytest.mark.slow
-def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path):
+def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path, synthetic):
     inject = tmp_path / "inject"
     inject.mkdir()
     (inject / "sitecustomize.py").write_text(FAILING_JOB)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_cli("src.train", "-m", "seed=0,1", "trainer.epochs=1", *SMALL,
+    result = run_cli("src.train", "-m", "seed=0,1", "trainer.epochs=1", *SMALL, *synthetic,
                      "hydra.launcher.workers=2", cwd=tmp_path, MLFLOW_TRACKING_URI=uri,
                      PYTHONPATH=f"{inject}{os.pathsep}{ROOT}")
     assert result.returncode != 0
     assert "#0 (seed=0 trainer.epochs=1" in result.stderr  # the failed job, by name
     assert "injected failure in job #0" in result.stderr
     client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("mnist-cnn").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("synthetic-cnn").experiment_id])
     by_seed = {r.data.params.get("seed"): r for r in runs}
     assert by_seed["0"].info.status == "FAILED"
     assert by_seed["1"].info.status == "FINISHED"  # the other job still ran

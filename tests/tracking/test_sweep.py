@@ -35,7 +35,7 @@ def shared_server(tmp_path):
             yield uri
 
 
-def sweep_runs(uri: str, experiment: str = "mnist-cnn"):
+def sweep_runs(uri: str, experiment: str = "synthetic-cnn"):
     """(parent, children) of the one sweep logged to `experiment`."""
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
@@ -45,10 +45,11 @@ def sweep_runs(uri: str, experiment: str = "mnist-cnn"):
 
 
 @pytest.mark.server
-def test_a_concurrent_sweep_logs_each_job_once_under_one_parent_on_a_server(tmp_path):
+def test_a_concurrent_sweep_logs_each_job_once_under_one_parent_on_a_server(tmp_path,
+                                                                             synthetic):
     with shared_server(tmp_path) as uri:
-        result = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", *SMALL, cwd=tmp_path,
-                         MLFLOW_TRACKING_URI=uri)
+        result = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", *SMALL, *synthetic,
+                         cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-3000:]
         assert "database is locked" not in output
@@ -74,7 +75,7 @@ def test_six_jobs_side_by_side_on_the_default_sqlite_store_log_exactly(tmp_path,
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "database is locked" not in output and "Traceback" not in output
-    parent, children = sweep_runs(uri)
+    parent, children = sweep_runs(uri, "mnist-cnn")
     assert len(children) == 6
     assert {r.info.status for r in [parent, *children]} == {"FINISHED"}
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
@@ -95,9 +96,10 @@ def test_six_jobs_side_by_side_on_the_default_sqlite_store_log_exactly(tmp_path,
     assert done == ["1", "2", "3", "4", "5", "6"]
 
 
-def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp_path):
+def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp_path,
+                                                                             synthetic):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    sweep = ("src.train", "-m", "reg=none,dropout", *SMALL)
+    sweep = ("src.train", "-m", "reg=none,dropout", *SMALL, *synthetic)
     first = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert first.returncode == 0, first.stderr[-3000:]
     parent, children = sweep_runs(uri)
@@ -111,7 +113,7 @@ def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp
     assert parent_again.info.run_id == parent.info.run_id  # the same sweep, the same group
     assert parent_again.info.status == "FINISHED" and len(children_again) == 2
 
-    forced = run_cli("src.train", "reg=none", *SMALL, "tracking.skip_finished=false",
+    forced = run_cli("src.train", "reg=none", *SMALL, *synthetic, "tracking.skip_finished=false",
                      cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert forced.returncode == 0, forced.stderr[-3000:]
     client = MlflowClient(uri)
@@ -121,10 +123,10 @@ def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp
     assert len(none_runs) == 2 and len({r.data.tags["config_hash"] for r in none_runs}) == 1
 
 
-def test_slurm_launcher_runs_a_sweep_with_submitits_local_executor(tmp_path):
+def test_slurm_launcher_runs_a_sweep_with_submitits_local_executor(tmp_path, synthetic):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_cli("src.train", "-m", "hydra/launcher=slurm_local", "reg=none,dropout", *SMALL,
-                     cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+                     *synthetic, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     parent, children = sweep_runs(uri)
     assert {r.info.status for r in [parent, *children]} == {"FINISHED"} and len(children) == 2
