@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from src import data, errors
 from src.config import Config, to_typed
 from src.search import space as search_space
-from src.sweeps import cost, jobs, plan
+from src.sweeps import cost, jobs, plan, rounds
 from src.tracking import store
 
 
@@ -38,6 +38,8 @@ class Preflight(Callback):
             trials = []
             if config.hydra.sweeper._target_ == search_space.TARGET:
                 trials = search_space.preflight(config)  # the study's settings and space
+            if config.hydra.sweeper._target_ == rounds.TARGET:
+                rounds.check(config)  # a seed axis, variants, a baseline, the round size
             overrides, configs = zip(*jobs.job_configs(config), strict=True)
             for number, job in enumerate(configs):
                 with jobs.labelled(number, overrides[number]):

@@ -77,7 +77,11 @@ fit = keras.Model.fit
 
 class Gate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
-        while epoch == 0 and not os.path.exists(os.environ["TEST_GATE"]):
+        from hydra.core.hydra_config import HydraConfig
+
+        job = HydraConfig.get().job.get("num") if HydraConfig.initialized() else None
+        held = (job or 0) >= int(os.environ["TEST_GATE_FROM_JOB"])
+        while held and epoch == 0 and not os.path.exists(os.environ["TEST_GATE"]):
             time.sleep(0.2)
 
 
@@ -90,13 +94,15 @@ keras.Model.fit = gated_fit
 
 
 class Gate:
-    """The environment of a gated training command, and the file that opens the gate."""
+    """The environment of a gated training command, and the file that opens the gate. With
+    `from_job`, a sweep's jobs numbered below it run through."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, from_job: int = 0):
         (folder / "gate").mkdir(parents=True)
         (folder / "gate" / "sitecustomize.py").write_text(GATED_FIT)
         self.file = folder / "gate" / "open"
-        self.env = {"PYTHONPATH": f"{ROOT}:{folder / 'gate'}", "TEST_GATE": str(self.file)}
+        self.env = {"PYTHONPATH": f"{ROOT}:{folder / 'gate'}", "TEST_GATE": str(self.file),
+                    "TEST_GATE_FROM_JOB": str(from_job)}
 
     def open(self) -> None:
         self.file.touch()

@@ -94,16 +94,3 @@ def test_a_misspelt_setting_of_your_own_builder_is_refused_naming_the_closest(tm
         "it takes: width")
     assert not (tmp_path / "mlflow.db").exists()
 
-
-def test_an_idx_release_of_your_own_trains_from_its_yaml_with_no_data_dir(tmp_path, synthetic):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_cli("src.train", *synthetic, "trainer.epochs=1", "tracking.log_model=false",
-                     cwd=tmp_path, DATA_DIR="", MLFLOW_TRACKING_URI=uri)
-    assert result.returncode == 0, result.stderr[-3000:]
-    client = MlflowClient(uri)
-    [run] = client.search_runs([client.get_experiment_by_name("synthetic-cnn").experiment_id])
-    params = run.data.params
-    assert (params["data.n_train"], params["data.n_val"], params["data.n_test"]) == (
-        "3500", "500", "500")
-    assert params["data.source"].endswith("data/synthetic")
-    assert run.data.metrics["test_accuracy"] > 0.5  # each class its own brightness: learnable

@@ -62,6 +62,19 @@ SWEEP_REJECTED = [  # one bad value among good ones: no job may start
      "optimizer.momentum=0.9 is invalid: it must be 0 with optimizer=adam"),
     (("hparams_search=fashion_lenet5", "seed=choice(0,1)"),
      "error: search space: seed=choice(0,1) is invalid: seed is never searched"),
+    # seeds until decided: its design
+    (("hydra/sweeper=until_decided", "reg=none,dropout"),
+     "error: hydra/sweeper=until_decided adds seeds in rounds: give it a seed axis"),
+    (("hydra/sweeper=until_decided", "reg=none,dropout", "seed=0,1",
+      "hydra.sweeper.seeds_per_round=3"),
+     "error: hydra.sweeper.seeds_per_round=3 is more than the 2 seeds of the seed axis: the "
+     "maximum is below the first round"),
+    (("hydra/sweeper=until_decided", "reg=none,dropout", "seed=0,1", "hydra.sweeper.alpha=1.5"),
+     "error: hydra.sweeper.alpha=1.5 is invalid: it must be in (0, 1)"),
+    (("hydra/sweeper=until_decided", "reg=none,dropout", "seed=0,1",
+      "hydra.sweeper.baseline='reg=bn'"),
+     "error: hydra.sweeper.baseline='reg=bn' is not a variant of this sweep; the variants: "
+     "reg=none, reg=dropout"),
     (("hparams_search=mnist_cnn", "hydra.sweeper.n_trials=0"),
      "error: hydra.sweeper.n_trials=0 is invalid: it must be >= 1"),
 ]

@@ -83,6 +83,15 @@ def seeds_for_power(effect: Optional[float], alpha: float,
     return max(2, math.ceil(n)) if np.isfinite(n) else None
 
 
+def power(effect: float, n: int, alpha: float) -> float:
+    """The power of a two-sided two-sample t-test with `n` a group at standardized `effect`
+    (statsmodels' TTestIndPower)."""
+    if not np.isfinite(effect) or n < 2:
+        return 0.0
+    return float(TTestIndPower().power(effect_size=abs(effect), nobs1=n, alpha=alpha, ratio=1.0,
+                                       alternative="two-sided"))
+
+
 def detectable_effect(n: int, alpha: float, power: float = POWER) -> Optional[float]:
     """The smallest standardized effect `n` seeds a group detect with `power`."""
     if n < 2:

@@ -13,12 +13,14 @@ from src.config import Config, to_typed
 from src.errors import BadInput, ConfigError
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+UNTIL_DECIDED = "hydra_plugins.mnist_lab.until_decided.UntilDecidedSweeper"  # src.sweeps.rounds
 
 
 def expands_up_front(config: DictConfig) -> bool:
-    """Whether the sweeper launches a fixed product of values (Hydra's basic sweeper), rather
-    than choosing jobs as it goes (Optuna and the like)."""
-    return config.hydra.sweeper._target_ == BASIC_SWEEPER
+    """Whether the sweeper launches a fixed product of values (Hydra's basic sweeper; seeds
+    until decided, which runs as much of that product as it needs), rather than choosing jobs
+    as it goes (Optuna and the like)."""
+    return config.hydra.sweeper._target_ in (BASIC_SWEEPER, UNTIL_DECIDED)
 
 
 def job_overrides(config: DictConfig) -> list[list[str]]:

@@ -83,6 +83,7 @@ def test_seeds_for_power_match_cohens_table_and_invert_to_the_detectable_effect(
     assert inference.seeds_for_power(0.0, 0.05) is None
     assert inference.detectable_effect(64, 0.05) == pytest.approx(0.5, abs=0.01)
     assert inference.detectable_effect(1, 0.05) is None
+    assert inference.power(0.5, 64, 0.05) == pytest.approx(0.80, abs=0.005)
 
 
 @pytest.mark.parametrize(("accuracy", "floor_pt"), [(0.99, 0.10), (0.935, 0.25)])

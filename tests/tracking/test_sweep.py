@@ -67,15 +67,16 @@ def test_a_concurrent_sweep_logs_each_job_once_under_one_parent_on_a_server(tmp_
 EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 
 
-def test_six_jobs_side_by_side_on_the_default_sqlite_store_log_exactly(tmp_path, compose):
+def test_six_jobs_side_by_side_on_the_default_sqlite_store_log_exactly(tmp_path, compose,
+                                                                       synthetic):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    small = ("trainer.epochs=2", "dataset.train_limit=500", "dataset.val_size=500")
+    small = ("trainer.epochs=2", "dataset.train_limit=500", "dataset.val_size=500", *synthetic)
     result = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", "seed=0,1", *small,
                      cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "database is locked" not in output and "Traceback" not in output
-    parent, children = sweep_runs(uri, "mnist-cnn")
+    parent, children = sweep_runs(uri)
     assert len(children) == 6
     assert {r.info.status for r in [parent, *children]} == {"FINISHED"}
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
@@ -100,9 +101,13 @@ def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp
                                                                              synthetic):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     sweep = ("src.train", "-m", "reg=none,dropout", *SMALL, *synthetic)
-    first = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+    first = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, DATA_DIR="")
     assert first.returncode == 0, first.stderr[-3000:]
     parent, children = sweep_runs(uri)
+    params = children[0].data.params  # the synthetic release, found with no DATA_DIR set
+    assert (params["data.n_train"], params["data.n_val"], params["data.n_test"]) == (
+        "1000", "1000", "500")
+    assert params["data.source"].endswith("data/synthetic")
 
     again = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert again.returncode == 0, again.stderr[-3000:]
