@@ -99,21 +99,22 @@ def z_of(p_value: Optional[float]) -> float:
 
 
 def decide(history: dict[str, list[Look]], fractions: tuple[float, ...], alpha: float,
-           max_seeds: int) -> dict[str, str]:
-    """Every variant's state after the rounds in `history` (one Look per round run so far)
-    out of the len(fractions) planned."""
+           max_seeds: int, futile_before: int = 0) -> dict[str, str]:
+    """The state of each variant in `history` (the open ones, one Look per round so far, out
+    of the len(fractions) planned). `futile_before`: variants stopped as futile in earlier
+    rounds; they keep their share of α unused, which only makes the test stricter."""
     rounds = len(next(iter(history.values())))
     states = dict.fromkeys(history, UNDECIDED)
     open_, rejected = set(history), True
     while rejected and open_:  # Holm as a graph: a rejection raises the others' level
-        bounds = boundaries(alpha / len(open_), fractions)
+        bounds = boundaries(alpha / (len(open_) + futile_before), fractions)
         crossing = sorted(name for name in open_ if any(
             z_of(look.p_value) >= bounds[k] for k, look in enumerate(history[name])))
         rejected = bool(crossing)
         for name in crossing[:1]:  # one at a time: the next is tested at the raised level
             states[name] = DIFFERENT
             open_.discard(name)
-    level = alpha / max(len(open_), 1)
+    level = alpha / max(len(open_) + futile_before, 1)
     for name in open_:
         if rounds >= 2 and futile(history[name][-1], level, max_seeds):
             states[name] = FUTILE
@@ -124,15 +125,25 @@ def decide(history: dict[str, list[Look]], fractions: tuple[float, ...], alpha: 
 
 def replay(history: dict[str, list[Look]], fractions: tuple[float, ...], alpha: float,
            max_seeds: int) -> dict[str, Decision]:
-    """The decisions round by round, each with the round it first came in: what the sweep
-    decided as it went, recomputed the same on a relaunch."""
+    """The decisions round by round, each with the round it came in: what the sweep decided
+    as it went, recomputed the same on a relaunch. A decided variant gets no more seeds, so
+    its history ends at its round."""
     decisions = {name: Decision(UNDECIDED) for name in history}
-    for rounds in range(1, len(next(iter(history.values()))) + 1):
-        seen = {name: looks[:rounds] for name, looks in history.items()}
-        for name, state in decide(seen, fractions, alpha, max_seeds).items():
-            if decisions[name].state == UNDECIDED and state != UNDECIDED:
+    for rounds in range(1, max(map(len, history.values())) + 1):
+        seen = {name: looks[:rounds] for name, looks in history.items()
+                if decisions[name].state == UNDECIDED and len(looks) >= rounds}
+        if not seen:
+            break
+        futile_before = sum(d.state == FUTILE for d in decisions.values())
+        for name, state in decide(seen, fractions, alpha, max_seeds, futile_before).items():
+            if state != UNDECIDED:
                 decisions[name] = Decision(state, rounds)
     return decisions
+
+
+def open_after(decisions: dict[str, Decision]) -> set[str]:
+    """The variants that need another round."""
+    return {name for name, decision in decisions.items() if decision.state == UNDECIDED}
 
 
 def futile(seen: Look, level: float, max_seeds: int) -> bool:
@@ -141,7 +152,3 @@ def futile(seen: Look, level: float, max_seeds: int) -> bool:
         return False
     return inference.power(seen.reach, max_seeds, level) < inference.POWER
 
-
-def settled(states: dict[str, str]) -> bool:
-    """Every variant decided: the sweep can stop."""
-    return UNDECIDED not in states.values()

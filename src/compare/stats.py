@@ -163,7 +163,7 @@ def verdict(group: GroupStats, baseline: GroupStats, alpha: float = ALPHA,
     a, b = group.test_accuracy, baseline.test_accuracy
     p_value = None  # also with no spread on either side, where scipy's answer is rounding
     if min(group.n, baseline.n) >= 2 and (np.ptp(a) or np.ptp(b)):
-        with warnings.catch_warnings():  # zero variance on both sides: scipy warns, returns nan
+        with warnings.catch_warnings():  # near-zero variance: scipy warns of lost precision
             warnings.simplefilter("ignore", RuntimeWarning)
             result = stats.ttest_ind(a, b, equal_var=False)
         p_value = float(result.pvalue) if np.isfinite(result.pvalue) else None

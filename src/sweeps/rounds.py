@@ -4,15 +4,18 @@ at a time until src.compare.sequential decides each against the baseline.
     python -m src.train -m hydra/sweeper=until_decided reg=none,dropout,batchnorm 'seed=range(0,10)'
 
 The seed axis is the most seeds a variant may get; `hydra.sweeper.seeds_per_round` of them
-run per round. Jobs are numbered seed by seed (every variant's seed 0, then seed 1, ...), so a
-round is one block of job numbers the launcher runs side by side, and a relaunch finds each
-job's dir: a round whose runs all FINISHED is read, not launched; an interrupted one is
-launched again and its jobs resume.
+run per round, for the baseline and every variant not yet decided, side by side. Jobs are
+numbered in the order they run, which the decisions fix: a relaunch computes the same decisions
+from the same runs, so it finds each job's dir. A round whose runs all FINISHED is read, not
+launched; an interrupted one is launched again and its jobs resume.
 """
 
 import itertools
+import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import ClassVar, Optional
 
 import numpy as np
@@ -23,6 +26,7 @@ from src.errors import ConfigError
 from src.sweeps import jobs
 
 TARGET = jobs.UNTIL_DECIDED
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,7 +50,7 @@ class RoundSettings(Checked):
 
 @dataclass
 class Design:
-    """The variants, the seed axis, and every job's number and overrides."""
+    """The variants, the seed axis, and every job the axis allows, seed by seed."""
 
     settings: RoundSettings
     variants: list[str]  # labels: the variant's sweep overrides, `reg=dropout`; baseline first
@@ -66,7 +70,7 @@ class Design:
         return tuple(self.seeds_after(k) / len(self.seeds) for k in range(1, self.rounds + 1))
 
     def round_jobs(self, round_number: int) -> range:
-        """The job numbers of a round (1-based): one consecutive block."""
+        """The jobs of a round (1-based), every variant's: indices into `jobs`."""
         per_seed = len(self.variants)
         first = self.seeds_after(round_number - 1) * per_seed
         return range(first, self.seeds_after(round_number) * per_seed)
@@ -118,15 +122,24 @@ def check(config: DictConfig) -> None:
     design(arguments, config.hydra.sweeper)
 
 
-def accuracies(config: DictConfig, plan: Design, round_number: int,
+def round_jobs(plan: Design, round_number: int, decisions: dict) -> list[int]:
+    """The jobs (indices into plan.jobs) a round runs: the baseline's and those of the variants
+    still undecided; a decided variant gets no more seeds."""
+    from src.compare.sequential import open_after
+
+    active = {plan.variants[0], *open_after(decisions)}
+    return [n for n in plan.round_jobs(round_number) if plan.jobs[n][0] in active]
+
+
+def accuracies(config: DictConfig, plan: Design, numbers: list[int],
                required: bool = False) -> Optional[dict]:
-    """Each variant's per-seed test accuracy over the first `round_number` rounds, read from
-    the FINISHED run of each job's config; None while a job of those rounds has none (an error
-    if `required`: the round has run)."""
+    """Each variant's per-seed test accuracy, in seed order, over the jobs `numbers` (indices
+    into plan.jobs), read from the FINISHED run of each job's config; None while one has none
+    (an error if `required`: the jobs have run)."""
     from src.tracking import identity, resume, store
 
     found: dict[str, list[float]] = {label: [] for label in plan.variants}
-    for number in range(plan.round_jobs(round_number).stop):
+    for number in sorted(numbers):
         label, _, overrides = plan.jobs[number]
         if number not in plan.identities:  # composed once a launch: rounds re-read earlier jobs
             cfg = jobs.compose(config, overrides, number)
@@ -135,30 +148,30 @@ def accuracies(config: DictConfig, plan: Design, round_number: int,
         run = resume.finished_run(*plan.identities[number])
         if run is None or "test_accuracy" not in run.data.metrics:
             if required:
-                raise ConfigError(f"sweep job #{number} ({' '.join(overrides)}) ran but left "
-                                  "no FINISHED run with a test_accuracy: the round cannot be "
-                                  "decided")
+                raise ConfigError(f"sweep job ({' '.join(overrides)}) ran but left no FINISHED "
+                                  "run with a test_accuracy: its round cannot be decided")
             return None
         found[label].append(run.data.metrics["test_accuracy"])
     return {label: np.array(values) for label, values in found.items()}
 
 
-def history(plan: Design, results: dict[str, np.ndarray], rounds_run: int) -> dict:
-    """Each variant's Look against the baseline after each round run so far."""
+def history(plan: Design, results: dict[str, np.ndarray]) -> dict:
+    """Each variant's Look against the baseline after each round it took part in."""
     from src.compare import sequential
 
     baseline = results[plan.variants[0]]
     return {label: [sequential.look(results[label][:n], baseline[:n])
-                    for n in map(plan.seeds_after, range(1, rounds_run + 1))]
+                    for n in map(plan.seeds_after, range(1, plan.rounds + 1))
+                    if n <= min(len(results[label]), len(baseline))]
             for label in plan.variants[1:]}
 
 
-def decisions(plan: Design, results: dict[str, np.ndarray], rounds_run: int) -> dict:
-    """Each variant's decision after `rounds_run` rounds, with the round it came in."""
+def decisions(plan: Design, results: dict[str, np.ndarray]) -> dict:
+    """Each variant's decision from the seeds run so far, with the round it came in."""
     from src.compare import sequential
 
-    return sequential.replay(history(plan, results, rounds_run), plan.fractions,
-                             plan.settings.alpha, len(plan.seeds))
+    return sequential.replay(history(plan, results), plan.fractions, plan.settings.alpha,
+                             len(plan.seeds))
 
 
 def summary(plan: Design, decisions: dict, rounds_run: int) -> dict[str, str]:
@@ -177,3 +190,39 @@ def tag_key(label: str) -> str:
     """The parent-run tag of a variant's decision: `decided.reg/dropout` (MLflow keys take no
     "=")."""
     return "decided." + label.replace("=", "/")
+
+
+def run(config: DictConfig, plan: Design, launch: Callable[[list[list[str]], int], None]) -> None:
+    """The rounds, until every variant is decided or the seed axis runs out; each round's
+    decisions go to the sweep's parent run and the log. `launch(overrides, first job number)`
+    runs a round's jobs side by side (the sweeper's launcher)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import RunTag
+
+    from src.compare import sequential
+    from src.tracking import resume, store
+
+    parent = resume.parent_run_id(Path(config.hydra.sweep.dir))
+    client = MlflowClient(store.tracking_uri(config.tracking.uri))
+    log.info(f"Seeds until decided: {', '.join(plan.variants[1:])} against {plan.variants[0]}, "
+             f"{plan.settings.seeds_per_round} seeds a round, at most {len(plan.seeds)} "
+             f"({plan.rounds} rounds)")
+    decided = {label: sequential.Decision(sequential.UNDECIDED) for label in plan.variants[1:]}
+    ran: list[int] = []  # jobs of the rounds so far, indices into plan.jobs
+    for round_number in range(1, plan.rounds + 1):
+        numbers = round_jobs(plan, round_number, decided)
+        # Jobs are numbered in the order they run: the same on a relaunch, as the decisions
+        # that chose them are computed again from the same runs.
+        first, ran = len(ran), ran + numbers
+        results = accuracies(config, plan, ran)
+        if results is None:  # not every job has FINISHED: run (or resume) the round
+            launch([plan.jobs[n][2] for n in numbers], first)
+            results = accuracies(config, plan, ran, required=True)
+        decided = decisions(plan, results)
+        tags = summary(plan, decided, round_number)
+        if parent:
+            client.log_batch(parent, tags=[RunTag(k, v) for k, v in tags.items()])
+        log.info(f"Round {round_number}/{plan.rounds}: " + "; ".join(
+            f"{label}: {tags[tag_key(label)]}" for label in decided))
+        if not sequential.open_after(decided):
+            break

@@ -45,13 +45,14 @@ def simulate(effects_pt: list[float], std_pt: float, reps: int, seed: int) -> li
         variants = {f"v{i}": rng.normal(effect, std_pt, MAX_SEEDS)
                     for i, effect in enumerate(effects_pt)}
         history = {name: [] for name in variants}
+        decided = {name: sequential.Decision(UNDECIDED) for name in variants}
         for n in range(SEEDS_PER_ROUND, MAX_SEEDS + 1, SEEDS_PER_ROUND):
-            for name, values in variants.items():
-                history[name].append(sequential.look(values[:n], base[:n]))
-            decisions = sequential.decide(history, FRACTIONS, ALPHA, MAX_SEEDS)
-            if sequential.settled(decisions):
+            for name in sequential.open_after(decided):  # a decided variant gets no more seeds
+                history[name].append(sequential.look(variants[name][:n], base[:n]))
+            decided = sequential.replay(history, FRACTIONS, ALPHA, MAX_SEEDS)
+            if not sequential.open_after(decided):
                 break
-        outcomes.append(decisions)
+        outcomes.append({name: decision.state for name, decision in decided.items()})
     return outcomes
 
 
@@ -83,3 +84,14 @@ def test_decisions_replay_round_by_round_with_the_round_each_came_in():
     last = {"none-like": [Look(0.5, 2.5)] * len(FRACTIONS)}  # powered, never crossing
     assert sequential.replay(last, FRACTIONS, ALPHA, MAX_SEEDS)["none-like"].state == (
         NO_DIFFERENCE)
+
+
+def test_a_variant_stopped_as_futile_keeps_its_share_of_alpha():
+    # Crossing at α / 2 but not at α / 1 at the last look: z between the two boundaries.
+    strict, loose = (sequential.boundaries(a, FRACTIONS)[-1] for a in (ALPHA / 2, ALPHA))
+    p_between = 2 * stats.norm.sf((strict + loose) / 2)
+    history = {"futile": [Look(0.9, 0.1), Look(0.9, 0.1)],  # stopped at round 2
+               "close": [Look(0.5, 3.0)] * (len(FRACTIONS) - 1) + [Look(p_between, 3.0)]}
+    decided = sequential.replay(history, FRACTIONS, ALPHA, MAX_SEEDS)
+    assert decided["futile"].state == FUTILE
+    assert decided["close"].state == NO_DIFFERENCE  # tested at α / 2, not α

@@ -8,6 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import DictConfig
 
+from src.compare.sequential import FUTILE, UNDECIDED, Decision
 from src.sweeps import rounds
 from src.tracking import resume
 from tests.conftest import run_cli
@@ -16,7 +17,7 @@ from tests.processes import Gate, Training
 SWEEPER = DictConfig({"seeds_per_round": 2, "alpha": 0.05, "baseline": None})
 
 
-def test_jobs_are_numbered_seed_by_seed_so_each_round_is_one_block():
+def test_a_round_runs_every_variants_next_seeds_and_skips_the_decided():
     plan = rounds.design(["reg=dropout,none", "seed=range(0,5)", "trainer.epochs=2"], SWEEPER)
     assert plan.variants == ["reg=none", "reg=dropout"]  # the baseline first
     assert plan.rounds == 3 and plan.fractions == (0.4, 0.8, 1.0)
@@ -24,6 +25,10 @@ def test_jobs_are_numbered_seed_by_seed_so_each_round_is_one_block():
         ("reg=none", "0"), ("reg=dropout", "0"), ("reg=none", "1"), ("reg=dropout", "1")]
     assert list(plan.round_jobs(3)) == [8, 9]  # the last round holds what is left: seed 4
     assert plan.jobs[9][2] == ["reg=dropout", "seed=4", "trainer.epochs=2"]  # in command order
+    three = rounds.design(["reg=none,dropout,batchnorm", "seed=range(0,4)"], SWEEPER)
+    decided = {"reg=dropout": Decision(UNDECIDED), "reg=batchnorm": Decision(FUTILE, 1)}
+    assert [three.jobs[n][:2] for n in rounds.round_jobs(three, 2, decided)] == [
+        ("reg=none", "2"), ("reg=dropout", "2"), ("reg=none", "3"), ("reg=dropout", "3")]
 
 
 SWEEP = ("-m", "hydra/sweeper=until_decided", "dataset=digits", "model=mlp", "reg=none,l2",
