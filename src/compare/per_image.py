@@ -56,10 +56,9 @@ class Evidence:
 
 def fetch(client: MlflowClient, run_id: str, folder: Path) -> Optional[Predictions]:
     """The run's predictions, or None for a run logged before they were recorded."""
-    try:
-        path = client.download_artifacts(run_id, predictions.ARTIFACT, str(folder / run_id))
-    except Exception:  # MLflow raises its own or an OSError for a missing artifact
+    if predictions.ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
         return None
+    path = client.download_artifacts(run_id, predictions.ARTIFACT, str(folder / run_id))
     return predictions.read(Path(path))
 
 
