@@ -4,6 +4,8 @@ All three are Keras' own objects, so the MLflow Model's saved compile config loa
 without this package.
 """
 
+from typing import Optional
+
 import keras
 
 from src.choices import OptimizerName, ScheduleName
@@ -36,14 +38,17 @@ def learning_rate(peak: float, schedule: ScheduleConfig, total_steps: int):
     )
 
 
-def optimizer(cfg: OptimizerConfig, schedule: ScheduleConfig,
-              total_steps: int) -> keras.optimizers.Optimizer:
+def optimizer(cfg: OptimizerConfig, schedule: ScheduleConfig, total_steps: int,
+              ema_momentum: Optional[float] = None) -> keras.optimizers.Optimizer:
+    """`ema_momentum`: keep a moving average of the weights, which `fit` leaves in the model."""
     rate = learning_rate(cfg.lr, schedule, total_steps)
     kwargs = {"momentum": cfg.momentum} if cfg.name == OptimizerName.sgd else {}
     # None: Adam and SGD take no decay step at all unless asked; AdamW gets its value even at
     # 0.0, or Keras would apply its own default of 0.004.
     adamw = cfg.name == OptimizerName.adamw
     decay = cfg.weight_decay if cfg.weight_decay or adamw else None
+    if ema_momentum is not None:
+        kwargs.update(use_ema=True, ema_momentum=ema_momentum)
     built = OPTIMIZERS[cfg.name](learning_rate=rate, weight_decay=decay, **kwargs)
     if decay:
         built.exclude_from_weight_decay(var_names=NOT_DECAYED)

@@ -67,6 +67,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         from src.tracking.epoch_metrics import EpochMetrics
 
     with console.quiet_startup(expected=(errors.BadInput,)):
+        devices.share_gpus()  # before the first op: jobs sharing a GPU grow their memory
         models.check(cfg.model, cfg.reg, splits.info, cfg.dataset.name)  # builds, before any run
         device = devices.device()
         placement = devices.distribute(cfg.trainer, splits)  # 1 device unless data_parallel
@@ -81,7 +82,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
         epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
         timeline = trainer.Timeline(started)
         trainer.fit(model, splits, cfg, [timeline, epochs, *callbacks], job.backup, name)
-        result = trainer.evaluate(model, splits, cfg.trainer.batch_size)
+        result = trainer.evaluate(model, splits, cfg.trainer.batch_size, cfg.trainer.tta)
         artifacts.log_results(model, splits, epochs.history, result, cfg.tracking,
                               inputs["test"])
         lifecycle.log_metrics(timeline.seconds(), cfg.tracking.wait_for_server)

@@ -10,7 +10,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from src import optim
+from src import evaluation, optim
 from src.augment import augmenter
 from src.config import Config
 from src.data import Splits
@@ -112,9 +112,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 @dataclass
 class Evaluation:
     test_loss: float
-    test_accuracy: float
+    test_accuracy: float  # over the `trainer.tta` views
     y_pred: np.ndarray  # predicted class per test image
     probabilities: np.ndarray  # (test images, classes): the softmax the prediction came from
+    plain_accuracy: Optional[float] = None  # without test-time augmentation, where it is on
 
 
 def training_input(data: Splits, cfg: Config, one_hot_classes: int = 0) -> dict:
@@ -182,26 +183,33 @@ def fit(
     run = cfg.trainer
     total_steps = run.epochs * -(-len(data.y_train) // run.batch_size)  # for the lr schedule
     model.compile(
-        optimizer=optim.optimizer(cfg.optimizer, cfg.schedule, total_steps),
+        optimizer=optim.optimizer(cfg.optimizer, cfg.schedule, total_steps,
+                                  run.ema_momentum if run.ema else None),
         loss=optim.loss(run.label_smoothing),
         metrics=["accuracy"],
         jit_compile="auto" if run.jit_compile is None else run.jit_compile,
         steps_per_execution=run.steps_per_execution,
     )
     lines = [EpochLine(run_name or model.name, run.epochs)] if run.verbose == 2 else []
+    scores = [evaluation.HeldOutScores(data.x_val, data.y_val, run.tta, run.batch_size)] \
+        if run.tta != "none" or run.ema else []  # first: every callback after sees its scores
     one_hot_classes = len(data.class_names) if run.label_smoothing > 0 else 0
     return model.fit(
         **training_input(data, cfg, one_hot_classes),
         epochs=run.epochs,
         validation_data=(data.x_val, targets(data.y_val, one_hot_classes)),
-        callbacks=[EpochTimer(), *lines, *callbacks, *in_order()],
+        callbacks=[*scores, EpochTimer(), *lines, *callbacks, *in_order()],
         verbose=1 if run.verbose == 1 else 0,
     )
 
 
-def evaluate(model: keras.Model, data: Splits, batch_size: int) -> Evaluation:
-    """One pass over the test set gives loss, accuracy and the predictions for the plots."""
-    probs = model.predict(data.x_test, batch_size=batch_size, verbose=0, callbacks=in_order())
+def evaluate(model: keras.Model, data: Splits, batch_size: int, tta: str = "none") -> Evaluation:
+    """One pass over each TTA view of the test set gives loss, accuracy and the predictions for
+    the plots; with views, the first pass alone gives the plain accuracy too. After `fit` the
+    model holds the averaged weights where `trainer.ema` asked for them."""
+    outputs = evaluation.predictions(model, data.x_test, tta, batch_size)
+    probs = evaluation.average(outputs)
     loss = keras.losses.SparseCategoricalCrossentropy()(data.y_test, probs)
-    y_pred = probs.argmax(axis=1)
-    return Evaluation(float(loss), float(np.mean(y_pred == data.y_test)), y_pred, probs)
+    plain = None if tta == "none" else evaluation.accuracy(outputs[0], data.y_test)
+    return Evaluation(float(loss), evaluation.accuracy(probs, data.y_test), probs.argmax(axis=1),
+                      probs, plain)

@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Optional
 from src.choices import AugmentName, OptimizerName, Precision, ScheduleName, Split
 from src.errors import ConfigError
 
+TTA_MODES = ("none", "flip", "flip+shift")  # src.evaluation.views
+
 
 class Checked:
     """Range checks whose message names the key, the rule and the default to fall back on."""
@@ -141,6 +143,10 @@ class TrainerConfig(Checked):
     precision: Precision = Precision.float32  # mixed_bfloat16: opt in, compare accuracy
     data_parallel: bool = False  # JAX backend: each batch split over every local device
     label_smoothing: float = 0.0  # targets (1 - s) on the class, s spread over all classes
+    # How validation and test images are scored (src.evaluation); both off by default.
+    tta: str = "none"  # test-time augmentation: none, flip, or flip+shift
+    ema: bool = False  # score and log the moving average of the weights (Keras' optimizer EMA)
+    ema_momentum: float = 0.99  # the average's decay per training step
 
     def __post_init__(self) -> None:
         self.check("epochs", self.epochs >= 1, ">= 1")
@@ -148,6 +154,8 @@ class TrainerConfig(Checked):
         self.check("verbose", self.verbose in (0, 1, 2), "0, 1 or 2")
         self.check("steps_per_execution", self.steps_per_execution >= 1, ">= 1")
         self.check("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)")
+        self.check("tta", self.tta in TTA_MODES, " or ".join(TTA_MODES))
+        self.check("ema_momentum", 0.0 < self.ema_momentum < 1.0, "in (0, 1)")
 
 
 @dataclass
@@ -189,3 +197,6 @@ class Config(Checked):
                            or self.dataset.flippable,
                            f"false on {self.dataset.name} (dataset.flippable=false: a mirrored "
                            "image shows another class; use augment=digits)")
+        self.trainer.check("tta", self.trainer.tta == "none" or self.dataset.flippable,
+                           f"none on {self.dataset.name} (dataset.flippable=false: a mirrored "
+                           "image shows another class)")

@@ -70,6 +70,8 @@ def log_results(
             shutil.copytree(Path(HydraConfig.get().runtime.output_dir) / ".hydra", out / ".hydra")
         faults.patiently(lambda: mlflow.log_artifacts(tmp), cfg.wait_for_server)
     model_id, metrics = None, {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy}
+    if result.plain_accuracy is not None:  # test-time augmentation: what it added
+        metrics["test_accuracy_plain"] = result.plain_accuracy
     if cfg.log_model:
         started, epochs = time.monotonic(), len(history.get("loss", []))
         model_id = faults.patiently(lambda: logged_model.log(model, data.x_test, epochs),
