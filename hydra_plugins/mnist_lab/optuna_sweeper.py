@@ -10,7 +10,7 @@ RUNNING forever. This one keeps its search-space syntax and sampler config, and:
   is found by the relaunch, which resumes it into the same run;
 - asks trials in batches the launcher runs side by side (`n_jobs: auto`: as many as it plans);
 - records the study on the sweep's parent MLflow run (src.tracking.sweep): space, best value,
-  best params, best trial's run id.
+  best params, best trial's run id; and what mattered (src.search.insight), on every launch.
 """
 
 import logging
@@ -48,6 +48,7 @@ class OptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> None:
         from mlflow import MlflowClient
 
+        from src.search import insight
         from src.search import study as studies
         from src.tracking import resume, store
 
@@ -73,6 +74,7 @@ class OptunaSweeper(Sweeper):
                 studies.record_best(client, parent, study, sweep_dir)
         if parent:  # when this launch only finished interrupted trials, or had nothing to do
             studies.record_best(client, parent, study, sweep_dir)
+            insight.record(client, parent, study)
         if best := studies.best_trial(study):
             log.info(f"Best trial #{best.number}: {studies.OBJECTIVE} {best.value:.4f} "
                      f"with {best.params}")

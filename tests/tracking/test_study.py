@@ -6,10 +6,12 @@ import os
 import signal
 from pathlib import Path
 
+import matplotlib.image
 import optuna
 import pytest
 from mlflow import MlflowClient
 
+from src.search import insight
 from src.search import study as studies
 from tests.conftest import needs_data, run_cli
 from tests.processes import Training
@@ -115,3 +117,19 @@ def test_the_parent_records_the_best_trial_its_run_and_params(killed_and_relaunc
     assert "seed" not in best.params
     results = Path(sweep_dir / studies.RESULTS).read_text()
     assert f"best_run_id: {tags['best.run_id']}" in results
+
+
+def test_the_parent_holds_what_mattered_after_the_relaunch(killed_and_relaunched, tmp_path):
+    uri, sweep_dir, _, _, _ = killed_and_relaunched
+    [parent] = trial_runs(uri)["parent"]
+    study = optuna.load_study(study_name=studies.STUDY,
+                              storage=f"sqlite:///{sweep_dir / studies.STORAGE}")
+    importances = {key.removeprefix(insight.METRIC): value
+                   for key, value in parent.data.metrics.items()
+                   if key.startswith(insight.METRIC)}
+    assert set(importances) == set(study.best_trial.params)
+    assert sum(importances.values()) == pytest.approx(1.0)
+    client = MlflowClient(uri)
+    local = Path(client.download_artifacts(parent.info.run_id, insight.FOLDER, str(tmp_path)))
+    assert sorted(p.name for p in local.iterdir()) == sorted([*insight.PLOTS, "importances.json"])
+    assert all(matplotlib.image.imread(local / name).size for name in insight.PLOTS)
