@@ -1,9 +1,26 @@
 """Which devices a run trains on: one, or with `trainer.data_parallel` every local one."""
 
+import os
+
 import keras
 
 from src.config import ConfigError, TrainerConfig
 from src.data import Splits
+from src.sweeps.gpus import SHARED
+
+
+def share_gpus() -> list[str]:
+    """Where the sweep launcher runs several jobs on each GPU (src.sweeps.gpus), this job's
+    TensorFlow takes GPU memory as it needs it rather than all of it at start. Call before the
+    first op. Returns the GPUs it asked that of: none where no GPU is visible."""
+    if int(os.environ.get(SHARED, "1")) <= 1 or keras.backend.backend() != "tensorflow":
+        return []  # JAX: the launcher sets XLA_PYTHON_CLIENT_PREALLOCATE=false instead
+    import tensorflow as tf
+
+    visible = tf.config.list_physical_devices("GPU")
+    for gpu in visible:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    return [gpu.name for gpu in visible]
 
 
 def device() -> str:

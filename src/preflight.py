@@ -34,7 +34,8 @@ class Preflight(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with errors.reported():
             if config.hydra.launcher._target_ == plan.LOCAL_LAUNCHER:
-                plan.sweep_plan(config.hydra.launcher.workers, [1.0])  # auto, or a count >= 1
+                launcher = config.hydra.launcher  # workers: auto or >= 1; jobs_per_gpu >= 1
+                plan.sweep_plan(launcher.workers, [1.0], launcher.get("jobs_per_gpu", 1))
             trials = []
             if config.hydra.sweeper._target_ == search_space.TARGET:
                 trials = search_space.preflight(config)  # the study's settings and space
@@ -52,7 +53,8 @@ class Preflight(Callback):
                 with jobs.labelled(number, overrides[number]):  # would not train
                     costs.extend(cost.costs_of([job]))
             if jobs.expands_up_front(config):
-                cost.remember(overrides, costs)  # the launcher composes no job again
+                cost.remember(overrides, costs,  # the launcher composes no job again
+                              any(job.trainer.data_parallel for job in configs))
             cost.costs_of(trials)  # a study's models at the bounds of its space
 
 

@@ -77,6 +77,9 @@ SWEEP_REJECTED = [  # one bad value among good ones: no job may start
      "reg=none, reg=dropout"),
     (("hparams_search=mnist_cnn", "hydra.sweeper.n_trials=0"),
      "error: hydra.sweeper.n_trials=0 is invalid: it must be >= 1"),
+    (("reg=none,dropout", "hydra.launcher.jobs_per_gpu=0"),
+     "error: hydra.launcher.jobs_per_gpu=0 is invalid: it must be a number of jobs sharing "
+     "each GPU >= 1"),
 ]
 
 

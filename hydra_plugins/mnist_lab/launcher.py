@@ -5,6 +5,7 @@ jobs side by side as src/sweeps/plan.py plans for this machine and this sweep, l
     hydra.launcher.workers=auto   # the default: from the jobs, the cores, memory and GPUs
     hydra.launcher.workers=1      # one job after another (in the launching process)
     hydra.launcher.workers=4      # four side by side
+    hydra.launcher.jobs_per_gpu=4 # with GPUs: four jobs share each (default 1: one job a GPU)
 """
 
 import logging
@@ -22,17 +23,19 @@ from hydra_plugins.hydra_joblib_launcher import _core
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib import Parallel, delayed
 
-from src.sweeps import cost
+from src.sweeps import cost, gpus
 from src.sweeps.plan import sweep_plan, thread_env
 
 log = logging.getLogger(__name__)
 
 
-def execute_job(launcher_pid: int, *job: Any) -> JobReturn:
-    """Hydra's joblib execute_job, in a worker that stops with the launching process."""
+def execute_job(launcher_pid: int, slots: Sequence[str], sweep_dir: str, *job: Any) -> JobReturn:
+    """Hydra's joblib execute_job, in a worker that stops with the launching process and
+    trains on its slot's GPU."""
     in_worker = os.getpid() != launcher_pid  # not in the launching process itself
     if in_worker:
         stop_with_parent(launcher_pid)
+    gpus.claim(sweep_dir, slots)
     try:
         return _core.execute_job(*job)
     finally:
@@ -65,9 +68,9 @@ class LocalLauncher(JoblibLauncher):
     jobs first. Each job keeps the number Hydra gave it (its output dir, and so its resume
     state, go by that number) and results return in Hydra's order."""
 
-    def __init__(self, workers: Any = "auto", **joblib: Any) -> None:
+    def __init__(self, workers: Any = "auto", jobs_per_gpu: Any = 1, **joblib: Any) -> None:
         super().__init__(**joblib)
-        self.workers = workers
+        self.workers, self.jobs_per_gpu = workers, jobs_per_gpu
 
     def launch(self, job_overrides: Sequence[Sequence[str]],
                initial_job_idx: int) -> Sequence[JobReturn]:
@@ -76,7 +79,8 @@ class LocalLauncher(JoblibLauncher):
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         costs = cost.job_costs(self.config, job_overrides)
-        plan = sweep_plan(self.workers, costs)
+        plan = sweep_plan(self.workers, costs, self.jobs_per_gpu,
+                          cost.data_parallel(self.config, job_overrides))
         if plan.warning:
             log.warning(plan.warning)
         for name, value in thread_env(plan).items():  # workers inherit this environment
@@ -90,7 +94,8 @@ class LocalLauncher(JoblibLauncher):
         _core.process_joblib_cfg(joblib)
         state = Singleton.get_state()
         returns = Parallel(**joblib)(
-            delayed(execute_job)(os.getpid(), initial_job_idx + i, job_overrides[i],
+            delayed(execute_job)(os.getpid(), plan.gpus, str(self.config.hydra.sweep.dir),
+                                 initial_job_idx + i, job_overrides[i],
                                  self.hydra_context, self.config, self.task_function, state)
             for i in order)
         by_job = dict(zip(order, returns, strict=True))

@@ -3,6 +3,7 @@
 - `jobs`: every job's overrides and checked config, as Hydra's basic sweeper expands them;
 - `cost`: a job's cost from its model's training FLOPs, its images and its epochs;
 - `plan`: this machine's cores, memory and GPUs, and the worker count that ends a sweep first;
+- `gpus`: which GPU each worker process is pinned to;
 - `progress`: the Hydra callback that prints the jobs done and the time left.
 
 The launcher and the Optuna sweeper in `hydra_plugins/mnist_lab/` adapt these to Hydra; nothing

@@ -19,6 +19,7 @@ MAX_COSTED_JOBS = 200  # composing a job takes ~0.1 s: larger sweeps count every
 
 _per_image: dict[str, float] = {}  # by model, regularizers and input: built once a process
 _costs: dict[tuple, list[float]] = {}  # by the sweep's job overrides
+_data_parallel: dict[tuple, bool] = {}  # whether any of those jobs is, from its composed config
 
 
 def per_image(cfg: Config, info: DatasetInfo) -> float:
@@ -47,9 +48,11 @@ def costs_of(configs: Sequence[Config]) -> list[float]:
     return costs
 
 
-def remember(job_overrides: Sequence[Sequence[str]], costs: list[float]) -> None:
+def remember(job_overrides: Sequence[Sequence[str]], costs: list[float],
+             data_parallel: bool = False) -> None:
     """Costs the preflight has computed already: the launcher composes no job again."""
-    _costs[tuple(tuple(overrides) for overrides in job_overrides)] = list(costs)
+    key = tuple(tuple(overrides) for overrides in job_overrides)
+    _costs[key], _data_parallel[key] = list(costs), data_parallel
 
 
 def job_costs(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> list[float]:
@@ -59,6 +62,19 @@ def job_costs(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> lis
         if len(job_overrides) > MAX_COSTED_JOBS:
             _costs[key] = [1.0] * len(job_overrides)
         else:
-            _costs[key] = costs_of([jobs.compose(config, list(overrides), number)
-                                    for number, overrides in enumerate(job_overrides)])
+            configs = [jobs.compose(config, list(overrides), number)
+                       for number, overrides in enumerate(job_overrides)]
+            _costs[key] = costs_of(configs)
+            _data_parallel[key] = any(cfg.trainer.data_parallel for cfg in configs)
     return _costs[key]
+
+
+def data_parallel(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> bool:
+    """Whether any job trains data-parallel (and so takes every GPU): from the composed jobs
+    where they were costed, else from the sweep's config and the overrides as written."""
+    key = tuple(tuple(overrides) for overrides in job_overrides)
+    if key in _data_parallel:
+        return _data_parallel[key]
+    return bool(config.trainer.get("data_parallel", False)) or any(
+        override.replace(" ", "").lower() == "trainer.data_parallel=true"
+        for overrides in job_overrides for override in overrides)

@@ -4,8 +4,9 @@ One TensorFlow job at batch 32 keeps about one core busy: its per-batch Python a
 small kernels leave the others idle, and a second thread speeds a lone job up by ~10 %. So on a
 CPU-only machine a sweep runs jobs side by side, longest first, as many at once as finish the
 sweep soonest (BENCHMARKS.md measures the alternatives), each job's TensorFlow with a thread
-pool of its share of the cores, and never more jobs than memory holds. A GPU is never shared:
-on a machine with one, jobs run one at a time, each with the GPU to itself.
+pool of its share of the cores, and never more jobs than memory holds. On a machine with GPUs,
+one job per GPU, each pinned to its own (src.sweeps.gpus), or `jobs_per_gpu` per GPU sharing
+it; data-parallel jobs one at a time, each with every GPU.
 
 No MLflow, Keras or TensorFlow: the launching process decides this before anything heavy loads.
 """
@@ -23,6 +24,8 @@ from omegaconf import DictConfig
 
 from src.config import ConfigError
 from src.sweeps import cost, jobs
+from src.sweeps.gpus import SHARED
+from src.sweeps.gpus import environment as gpus_env
 
 JOB_MEMORY_GB = 2.5  # a training job peaks at ~1.6 GB resident; the rest is headroom
 # The launcher this package plans for (hydra_plugins/mnist_lab/launcher.py), named as Hydra
@@ -36,6 +39,7 @@ class Plan:
     threads_per_job: int  # each job's TensorFlow intra-op threads
     why: str  # what it was chosen from; logged on the sweep's parent run
     warning: str = ""  # why a count the user asked for was lowered, for the launcher to say
+    gpus: tuple[str, ...] = ()  # the GPU each worker slot is pinned to; () leaves them all
 
 
 def cores() -> int:
@@ -54,15 +58,26 @@ def memory_gb() -> float:
     return float("inf")
 
 
-def gpus() -> int:
-    """NVIDIA GPUs this process may use: CUDA_VISIBLE_DEVICES if set, else `nvidia-smi -L`."""
+def gpu_ids() -> list[str]:
+    """NVIDIA GPUs this process may use, as CUDA_VISIBLE_DEVICES names them: its entries if
+    it is set, else `nvidia-smi -L`'s indices."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+        return [d.strip() for d in visible.split(",") if d.strip() not in ("", "-1")]
     if not shutil.which("nvidia-smi"):
-        return 0
+        return []
     listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
-    return sum(line.startswith("GPU ") for line in listed.stdout.splitlines())
+    return [str(n) for n in range(sum(line.startswith("GPU ")
+                                      for line in listed.stdout.splitlines()))]
+
+
+def gpus() -> int:
+    return len(gpu_ids())
+
+
+def on_gpus(slots: int, ids: Sequence[str]) -> tuple[str, ...]:
+    """`slots` workers over the GPUs, round robin: every GPU busy before any gets a second."""
+    return tuple(ids[n % len(ids)] for n in range(slots))
 
 
 def makespan(costs: list[float], workers: int, n_cores: int) -> float:
@@ -80,45 +95,62 @@ def makespan(costs: list[float], workers: int, n_cores: int) -> float:
 
 
 def plan(costs: list[float], n_cores: int | None = None, n_gpus: int | None = None,
-         free_gb: float | None = None) -> Plan:
+         free_gb: float | None = None, jobs_per_gpu: int = 1,
+         data_parallel: bool = False) -> Plan:
     """How to run jobs of these (relative) costs on this machine, or on the one the other
-    arguments describe: the number of workers whose `makespan` is shortest (the fewest among
-    equals), within memory. Three equal jobs on two cores run all at once rather than two and
-    then one alone; two short jobs and one twice as long run as two workers, the long one on
-    a core of its own."""
+    arguments describe. With GPUs: `jobs_per_gpu` workers a GPU, each pinned. Else the number
+    of workers whose `makespan` is shortest (the fewest among equals), within memory. Three
+    equal jobs on two cores run all at once rather than two and then one alone; two short jobs
+    and one twice as long run as two workers, the long one on a core of its own."""
     n_cores = cores() if n_cores is None else n_cores
-    n_gpus = gpus() if n_gpus is None else n_gpus
+    ids = gpu_ids() if n_gpus is None else [str(n) for n in range(n_gpus)]
     free_gb = memory_gb() if free_gb is None else free_gb
-    if n_gpus:
-        return Plan(1, n_cores, f"{n_gpus} GPU(s), never shared: one job at a time")
     fits = max(1, int(free_gb // JOB_MEMORY_GB))
+    if ids and data_parallel:
+        return Plan(1, n_cores, f"{len(ids)} GPU(s), data-parallel jobs: one at a time on all")
+    ignored = "" if ids or jobs_per_gpu == 1 else (
+        f"hydra.launcher.jobs_per_gpu={jobs_per_gpu} is ignored: no GPU is visible")
+    if ids:
+        slots = max(1, min(len(costs), len(ids) * jobs_per_gpu, fits))
+        why = f"{len(ids)} GPU(s), {jobs_per_gpu} job(s) a GPU"
+        if slots < min(len(costs), len(ids) * jobs_per_gpu):
+            why += f", {free_gb:.0f} GB free: room for {fits} jobs of ~{JOB_MEMORY_GB} GB"
+        return Plan(slots, max(1, n_cores // slots), why, gpus=on_gpus(slots, ids))
     candidates = range(1, max(1, min(len(costs), fits)) + 1)
     workers = min(candidates, key=lambda w: (round(makespan(costs, w, n_cores), 6), w))
     why = f"{len(costs)} jobs, {n_cores} cores, no GPU"
     if fits < min(len(costs), n_cores + 1):
         why += f", {free_gb:.0f} GB free: room for {fits} jobs of ~{JOB_MEMORY_GB} GB"
-    return Plan(workers, max(1, n_cores // workers), why)
+    return Plan(workers, max(1, n_cores // workers), why, ignored)
 
 
 @cache
-def _auto_plan(costs: tuple[float, ...]) -> Plan:
-    return plan(list(costs))  # once per sweep: memory read twice could disagree
+def _auto_plan(costs: tuple[float, ...], jobs_per_gpu: int, data_parallel: bool) -> Plan:
+    # once per sweep: memory read twice could disagree
+    return plan(list(costs), jobs_per_gpu=jobs_per_gpu, data_parallel=data_parallel)
 
 
-def sweep_plan(workers: Any, costs: Sequence[float]) -> Plan:
-    """`hydra.launcher.workers` (auto or a count) as a plan for jobs of these costs."""
+def sweep_plan(workers: Any, costs: Sequence[float], jobs_per_gpu: Any = 1,
+               data_parallel: bool = False) -> Plan:
+    """`hydra.launcher.workers` (auto or a count) and `hydra.launcher.jobs_per_gpu` as a plan
+    for jobs of these costs."""
+    if isinstance(jobs_per_gpu, bool) or not isinstance(jobs_per_gpu, int) or jobs_per_gpu < 1:
+        raise ConfigError(f"hydra.launcher.jobs_per_gpu={jobs_per_gpu!r} is invalid: it must be "
+                          "a number of jobs sharing each GPU >= 1 (the default, 1, gives each "
+                          "job a GPU of its own)")
     if workers == "auto":
-        return _auto_plan(tuple(costs))
+        return _auto_plan(tuple(costs), jobs_per_gpu, data_parallel)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"hydra.launcher.workers={workers!r} is invalid: it must be auto or a "
                           "number of jobs side by side >= 1 (1 runs them one after another)")
-    return _given_plan(workers, len(costs))
+    return _given_plan(workers, len(costs), data_parallel)
 
 
 @cache
-def _given_plan(workers: int, jobs: int) -> Plan:
+def _given_plan(workers: int, jobs: int, data_parallel: bool = False) -> Plan:
     """A count the user gave, never more than the jobs (a worker without a job is a process
-    for nothing) nor than memory holds (once per sweep, as `_auto_plan`)."""
+    for nothing) nor than memory holds (once per sweep, as `_auto_plan`); on GPUs, the
+    workers spread over them round robin."""
     chosen, why, warning = workers, f"hydra.launcher.workers={workers}", ""
     if chosen > jobs:
         chosen, why = jobs, f"{why}, capped at the {jobs} job(s)"
@@ -128,13 +160,16 @@ def _given_plan(workers: int, jobs: int) -> Plan:
         chosen, why = fits, f"{why}, capped at {fits}: {free_gb:.0f} GB free"
         warning = (f"hydra.launcher.workers={workers}: running {fits} side by side, as many "
                    f"jobs of ~{JOB_MEMORY_GB} GB as the {free_gb:.0f} GB free memory holds")
-    return Plan(chosen, max(1, cores() // chosen), why, warning)
+    ids = [] if data_parallel else gpu_ids()
+    return Plan(chosen, max(1, cores() // chosen), why, warning, on_gpus(chosen, ids) if ids
+                else ())
 
 
 def thread_env(chosen: Plan) -> dict[str, str]:
     """Each job's TensorFlow takes its share of the cores, and with jobs side by side runs its
-    ops one at a time (one inter-op thread: ~15 % less CPU per image here, BENCHMARKS.md)."""
-    env = {"TF_NUM_INTRAOP_THREADS": str(chosen.threads_per_job)}
+    ops one at a time (one inter-op thread: ~15 % less CPU per image here, BENCHMARKS.md);
+    jobs sharing a GPU are told so (src.sweeps.gpus)."""
+    env = {"TF_NUM_INTRAOP_THREADS": str(chosen.threads_per_job), **gpus_env(chosen.gpus)}
     if chosen.workers > 1:
         env["TF_NUM_INTEROP_THREADS"] = "1"
     return env
@@ -161,11 +196,17 @@ def plan_tags(config: DictConfig) -> dict[str, str]:
             costs = cost.job_costs(config, jobs.job_overrides(config))
         else:
             costs = [1.0] * count
-        chosen = sweep_plan(launcher.workers, costs)
+        overrides = jobs.job_overrides(config) if count is not None else []
+        chosen = sweep_plan(launcher.workers, costs, launcher.get("jobs_per_gpu", 1),
+                            cost.data_parallel(config, overrides))
     elif name == "BasicLauncher":
         chosen = Plan(1, cores(), "hydra/launcher=basic: one job after another")
     else:
         return {"sweep.launcher": name}
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS", str(chosen.threads_per_job))
-    return {"sweep.launcher": name, "sweep.workers": str(chosen.workers),
+    tags = {"sweep.launcher": name, "sweep.workers": str(chosen.workers),
             "sweep.threads_per_job": threads, "sweep.plan": chosen.why}
+    if chosen.gpus:  # each worker slot's GPU, in slot order
+        tags.update({"sweep.gpus": ",".join(chosen.gpus),
+                     "sweep.jobs_per_gpu": gpus_env(chosen.gpus)[SHARED]})
+    return tags

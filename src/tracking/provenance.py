@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from src.config import Config, reg_label
 from src.search import space as search_space
+from src.sweeps import gpus
 from src.tracking import resume
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def thread_tags() -> dict[str, str]:
 
 def run_tags() -> dict[str, str]:
     """Provenance: the code's commit and the Hydra job (and sweep) this run belongs to."""
-    tags = {**git_tags(), **thread_tags()}
+    tags = {**git_tags(), **thread_tags(), **gpus.run_tags()}
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
         tags["hydra.overrides"] = " ".join(hydra.overrides.task)

@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 
 from src.config import ConfigError
+from src.sweeps import gpus as gpus_module
 from src.sweeps import plan
 from src.sweeps.plan import LOCAL_LAUNCHER, plan_tags, sweep_plan
 
@@ -22,11 +23,11 @@ NOTEBOOK = [1.0, 1.0, 2.0]  # none, dropout and batchnorm (twice the cost) for t
     ([1.0] * 16, 16, 0, 64.0, 16, 1),
     ([1.0] * 6, 8, 0, 8.0, 3, 2),  # memory holds three jobs: each gets a third of the cores
     ([1.0] * 5, 4, 0, 1.0, 1, 4),  # too little memory for two: one job with every core
-    ([1.0] * 10, 16, 2, 64.0, 1, 16),  # a GPU is never shared: one job at a time
+    ([1.0] * 10, 16, 2, 64.0, 2, 8),  # a job per GPU, each with its share of the cores
 ])
-def test_the_plan_finishes_soonest_within_memory_and_never_shares_a_gpu(costs, cores, gpus,
-                                                                         free_gb, workers,
-                                                                         threads):
+def test_the_plan_finishes_soonest_within_memory_and_gives_each_gpu_a_job(costs, cores, gpus,
+                                                                          free_gb, workers,
+                                                                          threads):
     chosen = plan.plan(costs, n_cores=cores, n_gpus=gpus, free_gb=free_gb)
     assert (chosen.workers, chosen.threads_per_job) == (workers, threads)
     assert chosen.why
@@ -44,10 +45,50 @@ def test_this_machine_is_read_from_the_kernel():
 
 
 def test_cuda_visible_devices_decides_which_gpus_count():
-    with mock.patch.dict(os.environ, {"CUDA_VISIBLE_DEVICES": "0,1"}):
-        assert plan.gpus() == 2
+    with mock.patch.dict(os.environ, {"CUDA_VISIBLE_DEVICES": "2,3"}):
+        assert plan.gpus() == 2 and plan.gpu_ids() == ["2", "3"]
     with mock.patch.dict(os.environ, {"CUDA_VISIBLE_DEVICES": ""}):
         assert plan.gpus() == 0
+
+
+@pytest.mark.parametrize(("gpus", "per_gpu", "jobs", "slots"), [
+    (1, 1, 10, "0"),
+    (1, 4, 10, "0000"),
+    (2, 1, 10, "01"),
+    (2, 4, 10, "01010101"),
+    (8, 1, 10, "01234567"),
+    (8, 4, 10, "0123456701"),  # capped at the jobs, every GPU busy before any gets a second
+    (8, 4, 3, "012"),
+])
+def test_every_gpu_gets_a_job_before_any_gets_a_second(gpus, per_gpu, jobs, slots):
+    chosen = plan.plan([1.0] * jobs, n_cores=16, n_gpus=gpus, free_gb=512.0,
+                       jobs_per_gpu=per_gpu)
+    assert chosen.gpus == tuple(slots) and chosen.workers == len(slots)
+    assert chosen.threads_per_job == 16 // len(slots)
+    shared = max(slots.count(gpu) for gpu in slots)
+    env = plan.thread_env(chosen)  # what every worker process inherits
+    assert env[gpus_module.SHARED] == str(shared)
+    assert ("XLA_PYTHON_CLIENT_PREALLOCATE" in env) == (shared > 1)
+
+
+def test_data_parallel_jobs_take_every_gpu_one_at_a_time():
+    chosen = plan.plan([1.0] * 4, n_cores=16, n_gpus=8, free_gb=512.0, jobs_per_gpu=4,
+                       data_parallel=True)
+    assert (chosen.workers, chosen.gpus) == (1, ())
+    assert gpus_module.SHARED not in plan.thread_env(chosen)
+
+
+def test_gpu_slots_are_capped_by_memory_too():
+    chosen = plan.plan([1.0] * 10, n_cores=16, n_gpus=2, free_gb=10.0, jobs_per_gpu=4)
+    assert chosen.gpus == tuple("0101") and "room for 4 jobs" in chosen.why
+
+
+def test_jobs_per_gpu_below_one_is_refused_and_without_a_gpu_ignored_with_a_warning():
+    with pytest.raises(ConfigError, match=r"hydra\.launcher\.jobs_per_gpu=0 is invalid"):
+        sweep_plan("auto", [1.0], jobs_per_gpu=0)
+    chosen = plan.plan([1.0] * 3, n_cores=2, n_gpus=0, free_gb=20.0, jobs_per_gpu=4)
+    assert chosen.warning == "hydra.launcher.jobs_per_gpu=4 is ignored: no GPU is visible"
+    assert chosen.gpus == () and plan.plan([1.0], n_cores=2, n_gpus=0, free_gb=20.0).warning == ""
 
 
 def test_auto_follows_the_machine_plan():
