@@ -1,5 +1,6 @@
 """The MLflow UI as a person uses it: a real sweep's runs on the model-training view, with
-their datasets, models and system metrics, ticked and compared, in Chromium.
+their datasets, models and system metrics, ticked and compared, and the comparison's report
+with every verdict field, in Chromium.
 
 Screenshots land in test-artifacts/ for a human to look at. Needs Debian's `chromium` and
 `chromium-driver`; Selenium is pointed at both, so it never tries to download a browser.
@@ -26,8 +27,8 @@ SHOTS = ROOT / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync",
          "--window-size=1600,1300"]
-RUNS = ["synthetic-cnn-batchnorm-s0", "synthetic-cnn-dropout-s0",
-        "synthetic-cnn-none-s0"]
+RUNS = [f"synthetic-cnn-{reg}-s{seed}" for reg in ("none", "dropout", "batchnorm")
+        for seed in (0, 1)]
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.server,
@@ -90,7 +91,7 @@ def screenshot(driver, name: str) -> None:
 
 
 def jobs_dataset_digest(client, exp_id: str) -> str:
-    """The one training-set digest of the sweep's jobs (same split for all three)."""
+    """The one training-set digest of the sweep's jobs (the same split for every job)."""
     jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")
     [digest] = {entry.dataset.digest for run in jobs for entry in run.inputs.dataset_inputs
                 if entry.dataset.name == "synthetic-train"}
@@ -99,7 +100,8 @@ def jobs_dataset_digest(client, exp_id: str) -> str:
 
 def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow_server, browser,
                                                                synthetic):
-    sweep = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", "trainer.epochs=1",
+    # Two seeds a group: the fewest that give the report's verdicts their statistics.
+    sweep = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", "seed=0,1", "trainer.epochs=1",
                     "dataset.train_limit=500", *synthetic, cwd=tmp_path,
                     MLFLOW_TRACKING_URI=mlflow_server)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
@@ -118,13 +120,13 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     assert "Judges" not in page and "Prompts" not in page  # GenAI's side bar
     name_cell = parent.find_element(By.XPATH, "./ancestor::div[contains(@class, 'ag-cell')][1]")
     name_cell.find_element(By.CSS_SELECTOR, "button, [role=button]").click()
-    shows(browser, *RUNS, "4 matching runs")
+    shows(browser, *RUNS, "7 matching runs")
     # Each job's row: its training set in the Dataset column, its logged model in Models
     # (cells the grid fills in after the rows appear).
     dataset = f"synthetic-train ({jobs_dataset_digest(client, exp_id)})"
-    until(browser, lambda page: page.count(dataset) == 3
-          and re.findall(r"^model$", page, re.MULTILINE) == ["model"] * 3,
-          f"3 rows with {dataset} and a model")
+    until(browser, lambda page: page.count(dataset) == len(RUNS)
+          and re.findall(r"^model$", page, re.MULTILINE) == ["model"] * len(RUNS),
+          f"{len(RUNS)} rows with {dataset} and a model")
     screenshot(browser, "ui-experiment-runs.png")
 
     # A job's system metrics, as charts on its run page.
@@ -135,11 +137,11 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     close_assistant(browser)
     screenshot(browser, "ui-system-metrics.png")
 
-    # Compare the three jobs, as "select runs -> Compare" does.
-    jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%'")
+    # Compare seed 0's three jobs, as "select runs -> Compare" does.
+    jobs = client.search_runs([exp_id], "tags.`mlflow.parentRunId` LIKE '%' and params.seed = '0'")
     ids = ",".join(f'"{run.info.run_id}"' for run in jobs)
     browser.get(f"{mlflow_server}/#/compare-runs?runs=[{ids}]&experiments=[\"{exp_id}\"]")
-    shows(browser, "Parameters", "Metrics", *RUNS)
+    shows(browser, "Parameters", "Metrics", *[name for name in RUNS if name.endswith("-s0")])
     # The metrics table scrolls inside the page: system/... metrics come before test_accuracy.
     WebDriverWait(browser, 60).until(
         lambda d: scroll_tables_to_end(d) or "test_accuracy" in text(d))
@@ -161,8 +163,11 @@ def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow
     close_assistant(browser)
     browser.find_element(By.XPATH, "//*[normalize-space()='report.html']").click()
     wait.until(EC.frame_to_be_available_and_switch_to_it((By.TAG_NAME, "iframe")))
-    report = shows(browser, "Verdicts", "dropout vs none", "batchnorm vs none",
-                   "test-set floor ±", "(500 images)")
-    assert "no significance claim is possible" in report
+    # Every verdict field: the difference with its interval, the effect size, raw and Holm p,
+    # power; each group's test-set floor; the per-image pairing and seed ensembles.
+    shows(browser, "Verdicts", "dropout vs none", "batchnorm vs none", "difference, pt",
+          "95% CI, pt", "Hedges' g", "Holm p", "seeds a group for 80 % power",
+          "smallest detectable, pt", "test-set floor ±", "(500 images)", "Per image",
+          "seed-ensemble acc. %", "McNemar p")
     browser.switch_to.default_content()
     screenshot(browser, "ui-comparison-report.png")
