@@ -13,6 +13,7 @@ import pytest
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 
+from src import console
 from src.config import CONF_DIR, register, to_typed
 from src.data import DatasetInfo
 from tests import datasets, servers
@@ -36,7 +37,10 @@ needs_data = pytest.mark.skipif(data_dir() is None, reason="set DATA_DIR to the 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment a user's shell gives: DATA_DIR set where the datasets are (an empty
     DATA_DIR in `extra` leaves it unset)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DATA_DIR")}
+    # Not the quiet levels src.console sets in this process once a test imports src.train: in a
+    # user's shell they are unset, and an exported level would win over MNIST_LAB_VERBOSE.
+    unset = ("MLFLOW_TRACKING_URI", "DATA_DIR", *console.QUIET_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
     if data_dir():
         env["DATA_DIR"] = data_dir()
