@@ -71,10 +71,6 @@ def gpu_ids() -> list[str]:
                                       for line in listed.stdout.splitlines()))]
 
 
-def gpus() -> int:
-    return len(gpu_ids())
-
-
 def on_gpus(slots: int, ids: Sequence[str]) -> tuple[str, ...]:
     """`slots` workers over the GPUs, round robin: every GPU busy before any gets a second."""
     return tuple(ids[n % len(ids)] for n in range(slots))
