@@ -30,13 +30,16 @@ def confusion(cm: np.ndarray, class_names: list[str]) -> Figure:
 
 
 def curves(history: dict[str, list[float]]) -> Figure:
-    """Train vs validation loss and accuracy per epoch: the overfitting picture."""
+    """Train vs validation loss and accuracy per epoch: the overfitting picture (training
+    alone in a final fit, which validates on nothing)."""
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], "o-", label=f"train {metric}")
-        ax.plot(epochs, history[f"val_{metric}"], "o-", label=f"validation {metric}")
-        ax.set(xlabel="epoch", ylabel=metric, title=f"Training and validation {metric}")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "o-", label=f"validation {metric}")
+        title = "Training and validation" if f"val_{metric}" in history else "Training"
+        ax.set(xlabel="epoch", ylabel=metric, title=f"{title} {metric}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
         ax.grid(alpha=0.3)
         ax.legend()

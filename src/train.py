@@ -10,6 +10,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -25,8 +26,9 @@ register()
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(dict_cfg: DictConfig) -> float:
-    """Train one configuration; returns the final validation accuracy for sweepers."""
+def main(dict_cfg: DictConfig) -> Optional[float]:
+    """Train one configuration; returns the final validation accuracy for sweepers (None for a
+    final fit, which has no validation split)."""
     hydra_cfg = HydraConfig.get()
     single = hydra_cfg.mode == RunMode.RUN
     # Bad input ends a single run with one line; in a sweep the job fails alone, Hydra reports it.
@@ -38,7 +40,7 @@ def main(dict_cfg: DictConfig) -> float:
         unlock_job(job_dir)  # a worker that goes on to other jobs holds this one no longer
 
 
-def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
+def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Optional[float]:
     """The recipe for a checked config; `callbacks` let the benchmark time this very path."""
     started = time.monotonic()
     # Imported here: MLflow and TensorFlow take seconds to load, and `--help`, a rejected config
@@ -56,7 +58,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
     ):
         print(f"{name}: skipped, config {config_hash} already FINISHED as run "
               f"{done.info.run_id} (tracking.skip_finished=false trains it again)")
-        return done.data.metrics["val_accuracy"]
+        return done.data.metrics.get("val_accuracy")
     splits = data.load(cfg.dataset)  # located and verified before any MLflow run exists
 
     with console.quiet_startup():
@@ -87,7 +89,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> float:
                               inputs["test"])
         lifecycle.log_metrics(timeline.seconds(), cfg.tracking.wait_for_server)
     print(f"{name}: test accuracy {result.test_accuracy:.4f}")
-    return epochs.history["val_accuracy"][-1]
+    return epochs.history.get("val_accuracy", [None])[-1]
 
 
 if __name__ == "__main__":

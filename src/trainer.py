@@ -191,13 +191,14 @@ def fit(
         steps_per_execution=run.steps_per_execution,
     )
     lines = [EpochLine(run_name or model.name, run.epochs)] if run.verbose == 2 else []
+    validating = len(data.y_val) > 0  # none in a final fit (dataset.final_fit)
     scores = [evaluation.HeldOutScores(data.x_val, data.y_val, run.tta, run.batch_size)] \
-        if run.tta != "none" or run.ema else []  # first: every callback after sees its scores
+        if validating and (run.tta != "none" or run.ema) else []  # first: later ones see them
     one_hot_classes = len(data.class_names) if run.label_smoothing > 0 else 0
     return model.fit(
         **training_input(data, cfg, one_hot_classes),
         epochs=run.epochs,
-        validation_data=(data.x_val, targets(data.y_val, one_hot_classes)),
+        validation_data=(data.x_val, targets(data.y_val, one_hot_classes)) if validating else None,
         callbacks=[*scores, EpochTimer(), *lines, *callbacks, *in_order()],
         verbose=1 if run.verbose == 1 else 0,
     )

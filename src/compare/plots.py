@@ -27,7 +27,7 @@ def validation(groups: list[GroupStats]) -> Figure:
     for ax, key, ylabel in zip(axes, ("val_loss", "val_accuracy"), ("loss", "accuracy"),
                                strict=True):
         for color, g in zip(COLORS, groups, strict=False):  # colours repeat past ten groups
-            c = g.curves[key]
+            c = g.curves[key]  # empty for final fits: nothing validated
             ax.plot(c.epochs, c.mean, "o-", color=color, label=f"{g.label} (n={g.n})")
             ax.fill_between(c.epochs, c.low, c.high, color=color, alpha=0.2, linewidth=0)
         _epoch_axis(ax, f"Validation {ylabel}", ylabel)

@@ -65,9 +65,15 @@ def _group_table(groups: list[GroupStats]) -> list[str]:
         floor = f"{_pct(g.test_floor)} ({g.n_test:,} images)" if g.test_floor else "—"
         params = ", ".join(f"{int(p):,}" if p.isdigit() else p for p in g.model_params)
         rows.append(_row([f"**{g.label}**", g.n, acc, ci, floor,
-                          f"{_pct(g.best_val_accuracy)} ({g.best_epoch})",
-                          f"{g.loss_gap:+.3f}", f"{g.epoch_seconds:.1f}", params]))
+                          _best_validation(g), _number(g.loss_gap, "+.3f"),
+                          f"{g.epoch_seconds:.1f}", params]))
     return rows
+
+
+def _best_validation(g: GroupStats) -> str:
+    if g.best_val_accuracy is None:
+        return "— (final fit)"
+    return f"{_pct(g.best_val_accuracy)} ({g.best_epoch})"
 
 
 def _number(value: Optional[float], form: str) -> str:

@@ -92,7 +92,7 @@ class RunRecord:
 
     @property
     def epochs(self) -> int:
-        return len(self.curves["val_accuracy"])
+        return len(self.curves["loss"])
 
 
 def open_client(uri: str) -> MlflowClient:
@@ -150,7 +150,8 @@ def load(client: MlflowClient, exp: Experiment, sel: Selection) -> list[RunRecor
     records, missing = [], []
     for run in runs:
         curves = {key: _curve(client, run.info.run_id, key) for key in CURVES}
-        absent = [k for k, v in curves.items() if not len(v)]
+        validated = run.data.params.get("dataset.final_fit") != "True"  # a final fit did not
+        absent = [k for k, v in curves.items() if not len(v) and (validated or "val_" not in k)]
         absent += [] if FINAL in run.data.metrics else [FINAL]
         if absent:
             missing.append(f"{run.info.run_name} ({run.info.run_id}): {', '.join(absent)}")

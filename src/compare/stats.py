@@ -37,9 +37,10 @@ class GroupStats:
     mean: float
     std: Optional[float]  # sample std (ddof=1); None for a single run
     ci: Optional[tuple[float, float]]  # t-based interval for the mean; None for a single run
-    best_val_accuracy: float  # maximum of the seed-averaged validation accuracy curve ...
-    best_epoch: int  # ... and the epoch where it occurs
-    loss_gap: float  # train loss - validation loss at the last epoch, mean over seeds
+    # None for final fits (dataset.final_fit), which validate on nothing:
+    best_val_accuracy: Optional[float]  # maximum of the seed-averaged validation curve ...
+    best_epoch: Optional[int]  # ... and the epoch where it occurs
+    loss_gap: Optional[float]  # train loss - validation loss at the last epoch, seed mean
     epoch_seconds: float  # mean over every epoch of every seed
     model_params: list[str]  # distinct `model.params` values
     curves: dict[str, Curve]
@@ -82,7 +83,8 @@ def summarize(label: str, runs: list[RunRecord]) -> GroupStats:
     acc = np.array([r.test_accuracy for r in runs])
     curves = {key: curve(runs, key) for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     val = curves["val_accuracy"]
-    best = int(np.argmax(val.mean))
+    validated = all(len(r.curves["val_loss"]) for r in runs)
+    best = int(np.argmax(val.mean)) if validated else None
     return GroupStats(
         label=label,
         runs=runs,
@@ -90,9 +92,10 @@ def summarize(label: str, runs: list[RunRecord]) -> GroupStats:
         mean=float(acc.mean()),
         std=float(acc.std(ddof=1)) if len(acc) > 1 else None,
         ci=confidence_interval(acc),
-        best_val_accuracy=float(val.mean[best]),
-        best_epoch=int(val.epochs[best]),
-        loss_gap=float(np.mean([r.curves["loss"][-1] - r.curves["val_loss"][-1] for r in runs])),
+        best_val_accuracy=float(val.mean[best]) if validated else None,
+        best_epoch=int(val.epochs[best]) if validated else None,
+        loss_gap=float(np.mean([r.curves["loss"][-1] - r.curves["val_loss"][-1] for r in runs]))
+        if validated else None,
         epoch_seconds=float(np.mean(np.concatenate([r.curves["epoch_seconds"] for r in runs]))),
         model_params=sorted({r.params.get("model.params", "?") for r in runs}),
         curves=curves,

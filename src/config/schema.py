@@ -46,6 +46,9 @@ class DatasetConfig(Checked):
     split_seed: int = 42
     train_limit: Optional[int] = None  # keep only the first N training images (smoke runs)
     flippable: bool = True  # false: a mirrored image shows another class (digits): no flips
+    # The final fit: train on every training image, validation included, and read no validation
+    # split; for a recipe already chosen on validation (docs/experiments.md).
+    final_fit: bool = False
 
     def __post_init__(self) -> None:
         self.check("name", bool(self.name.strip()), "a non-empty name")
@@ -64,9 +67,10 @@ def check_against_data(cfg: DatasetConfig, n_train: int) -> None:
     count = 1 <= size < n_train and float(size).is_integer()
     cfg.check("val_size", 0 < size < 1 or count,
               f"a fraction in (0, 1) or a whole count of images in [1, {n_train})")
-    left = n_train - validation_images(size, n_train)
+    left = n_train if cfg.final_fit else n_train - validation_images(size, n_train)
     cfg.check("train_limit", cfg.train_limit is None or cfg.train_limit < left,
-              f"below the {left} training images left after validation, or null for all")
+              f"below the {left} training images"
+              f"{'' if cfg.final_fit else ' left after validation'}, or null for all")
 
 
 def validation_images(val_size: float, n_train: int) -> int:

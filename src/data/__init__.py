@@ -166,20 +166,15 @@ def to_unit(images: np.ndarray) -> np.ndarray:
 
 
 def load(cfg: DatasetConfig) -> Splits:
-    """The dataset located, verified, scaled, and split as `dataset.split` says."""
-    from sklearn.model_selection import train_test_split  # 1 s to import: only when splitting
-
+    """The dataset located, verified, scaled, and split as `dataset.split` says; with
+    `dataset.final_fit`, every training image trains and the validation split is empty."""
     arrays = checked(loader(cfg).load(), cfg)
     check_against_data(cfg, len(arrays.y_train))
-    val_size = int(cfg.val_size) if cfg.val_size >= 1 else cfg.val_size
-    # shuffle=False makes train_test_split hold out the *last* val_size images.
-    x_train, x_val, y_train, y_val = train_test_split(
-        to_unit(arrays.x_train),
-        np.asarray(arrays.y_train).astype("int64"),
-        test_size=val_size,
-        shuffle=cfg.split == Split.random,
-        random_state=cfg.split_seed if cfg.split == Split.random else None,
-    )
+    images, labels = to_unit(arrays.x_train), np.asarray(arrays.y_train).astype("int64")
+    if cfg.final_fit:
+        x_train, x_val, y_train, y_val = images, images[:0], labels, labels[:0]
+    else:
+        x_train, x_val, y_train, y_val = validation_split(images, labels, cfg)
     if cfg.train_limit is not None:
         x_train, y_train = x_train[: cfg.train_limit], y_train[: cfg.train_limit]
     return Splits(
@@ -187,6 +182,17 @@ def load(cfg: DatasetConfig) -> Splits:
         to_unit(arrays.x_test), np.asarray(arrays.y_test).astype("int64"),
         list(arrays.class_names), arrays.source, arrays.fingerprint,
     )
+
+
+def validation_split(images: np.ndarray, labels: np.ndarray, cfg: DatasetConfig) -> list:
+    """x_train, x_val, y_train, y_val: `val_size` images held out, at random or the last."""
+    from sklearn.model_selection import train_test_split  # 1 s to import: only when splitting
+
+    val_size = int(cfg.val_size) if cfg.val_size >= 1 else cfg.val_size
+    # shuffle=False makes train_test_split hold out the *last* val_size images.
+    return train_test_split(
+        images, labels, test_size=val_size, shuffle=cfg.split == Split.random,
+        random_state=cfg.split_seed if cfg.split == Split.random else None)
 
 
 def split_sizes(splits: Splits) -> dict[str, object]:

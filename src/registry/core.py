@@ -59,7 +59,8 @@ def candidates(client: MlflowClient, sel: Selection, comparison: Optional[str]) 
     runs = [run for run in runs if run.info.run_id not in parents and CHOOSE_BY in run.data.metrics]
     if not runs:
         raise RegistryError(f"no finished training run with {CHOOSE_BY} matched (filter: "
-                            f"{filter_string}); nothing was registered")
+                            f"{filter_string}; a final fit has none: register it by run id); "
+                            "nothing was registered")
     return runs
 
 

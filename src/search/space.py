@@ -211,6 +211,10 @@ def preflight(config: DictConfig) -> list[Config]:
     if not space.params:
         raise ConfigError("the Optuna sweeper has nothing to search: set hydra.sweeper.params "
                           "(conf/hparams_search/) or sweep a key on the command line")
+    if config.dataset.get("final_fit") or "dataset.final_fit" in space.params:
+        raise ConfigError("dataset.final_fit=true trains on the validation images, which score a "
+                          "study's trials: search without it, then train the best config once "
+                          "more with dataset.final_fit=true")
     trials = extreme_configs(config, space)
     sweep_dir = Path(config.hydra.sweep.dir)
     if (sweep_dir / STORAGE).exists():

@@ -31,7 +31,9 @@ def split_definition(fingerprint: dict, cfg: DatasetConfig, split: str) -> dict:
     part), and for train/val how it is cut."""
     files = fingerprint.get("test" if split == "test" else "train", {})
     definition = {"dataset": cfg.name, "split": split, "files": files}
-    if split != "test":
+    if split != "test" and cfg.final_fit:  # every training image, none held out
+        definition["final_fit"] = True
+    elif split != "test":
         definition.update(val_size=cfg.val_size, order=cfg.split.value,
                           split_seed=cfg.split_seed if cfg.split == Split.random else None)
     if split == "train":
@@ -55,9 +57,12 @@ def source(splits: Splits) -> DatasetSource:
 
 
 def datasets(splits: Splits, cfg: DatasetConfig) -> dict[str, NumpyDataset]:
-    """Context (training, validation, test) -> the dataset MLflow records for it."""
+    """Context (training, validation, test) -> the dataset MLflow records for it; a final fit
+    has no validation split to record."""
     arrays = {"train": (splits.x_train, splits.y_train), "val": (splits.x_val, splits.y_val),
               "test": (splits.x_test, splits.y_test)}
+    if not len(splits.y_val):
+        del arrays["val"]
     where = source(splits)
     return {
         CONTEXTS[split]: mlflow.data.from_numpy(

@@ -22,7 +22,7 @@ RETIRED = {"trainer": {"fused_adam": False, "data_on_device": False}}
 # Knobs added to the schema later: hashed only when set away from their defaults (which behave
 # as every earlier run did), so earlier runs keep matching their configs.
 ADDED = ("augment", "schedule", "optimizer.weight_decay", "trainer.label_smoothing", "trainer.tta",
-         "trainer.ema", "trainer.ema_momentum")
+         "trainer.ema", "trainer.ema_momentum", "dataset.final_fit")
 
 # Before datasets, models and regularizers came from the config, a config named them:
 # `dataset.name`, `model.name`, and `reg` as {name, conv_dropout, dense_dropout, batchnorm,
