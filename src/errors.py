@@ -37,3 +37,13 @@ def reported() -> Iterator[None]:
         if full_traces():
             traceback.print_exc()
         sys.exit(f"error: {exc}")
+
+
+class StoppedEarly(Exception):  # noqa: N818 - a stop asked for, not an error
+    """Raised by a run's body that stops before its last epoch on purpose (a study pruned it):
+    the run ends KILLED with `tags`, its job dir is done with (a relaunch does not resume it),
+    and the job returns `result`."""
+
+    def __init__(self, message: str, tags: dict[str, str], result: object):
+        super().__init__(message)
+        self.tags, self.result = tags, result

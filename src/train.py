@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -26,9 +26,9 @@ register()
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(dict_cfg: DictConfig) -> Optional[float]:
+def main(dict_cfg: DictConfig) -> Any:
     """Train one configuration; returns the final validation accuracy for sweepers (None for a
-    final fit, which has no validation split)."""
+    final fit, which has no validation split; `Pruned` for a trial a study's pruner stopped)."""
     hydra_cfg = HydraConfig.get()
     single = hydra_cfg.mode == RunMode.RUN
     # Bad input ends a single run with one line; in a sweep the job fails alone, Hydra reports it.
@@ -36,6 +36,9 @@ def main(dict_cfg: DictConfig) -> Optional[float]:
     try:
         with errors.reported() if single else contextlib.nullcontext():
             return train_config(to_typed(dict_cfg), job_dir)
+    except errors.StoppedEarly as stop:  # a study pruned it: the sweeper hears `result`
+        print(stop)
+        return stop.result
     finally:
         unlock_job(job_dir)  # a worker that goes on to other jobs holds this one no longer
 
@@ -65,6 +68,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         import keras
 
         from src import devices, models, trainer
+        from src.search import epoch_report
         from src.tracking import artifacts, datasets
         from src.tracking.epoch_metrics import EpochMetrics
 
@@ -73,6 +77,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         models.check(cfg.model, cfg.reg, splits.info, cfg.dataset.name)  # builds, before any run
         device = devices.device()
         placement = devices.distribute(cfg.trainer, splits)  # 1 device unless data_parallel
+    reports = epoch_report.reporter(provenance.trial_number())  # a trial's epochs, to its pruner
     with lifecycle.training_run(cfg, uri, config_hash, job) as run_id:  # FAILED if anything raises
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
@@ -83,7 +88,9 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         datasets.log_inputs(inputs)
         epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
         timeline = trainer.Timeline(started)
-        trainer.fit(model, splits, cfg, [timeline, epochs, *callbacks], job.backup, name)
+        trainer.fit(model, splits, cfg, [timeline, epochs, *reports, *callbacks], job.backup,
+                    name)
+        epoch_report.stop_if_pruned(reports, name)  # the run ends KILLED: no test set read
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size, cfg.trainer.tta)
         artifacts.log_results(model, splits, epochs.history, result, cfg.tracking,
                               inputs["test"])

@@ -34,9 +34,9 @@ TRIAL_OVERRIDES = ("tracking.skip_finished=false",)
 
 class OptunaSweeper(Sweeper):
     def __init__(self, sampler: Any, params: Optional[DictConfig] = None,
-                 **settings: Any) -> None:
+                 pruner: Optional[DictConfig] = None, **settings: Any) -> None:
         self.sampler = sampler  # a partial (`_partial_: true`): seeded per launch
-        self.params = params
+        self.params = params  # the pruner runs in the trials' processes (src.search.pruning)
         self.settings = StudySettings(**settings)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
@@ -84,12 +84,15 @@ class OptunaSweeper(Sweeper):
         run again as the same job, which resumes what the run had done."""
         import optuna
 
+        from src.search.pruning import was_pruned
         from src.search.study import finished_value
 
         rerun = []
         for trial in self.study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
             value = finished_value(runs.get(trial.number))
-            if value is None:
+            if was_pruned(runs[trial.number].data.tags if trial.number in runs else {}):
+                self.study.tell(trial.number, state=optuna.trial.TrialState.PRUNED)
+            elif value is None:
                 rerun.append((trial.number, trial.params))
             else:
                 self.study.tell(trial.number, value)
@@ -102,6 +105,8 @@ class OptunaSweeper(Sweeper):
         the study when more fail than `max_failure_rate` allows."""
         import optuna
 
+        from src.search.pruning import Pruned
+
         failed: list[JobReturn] = []
         # The launcher numbers a call's jobs consecutively: one call per run of numbers.
         for _, group in groupby(enumerate(trials), key=lambda item: item[1][0] - item[0]):
@@ -110,7 +115,9 @@ class OptunaSweeper(Sweeper):
                          for _, params in group]
             returns = self.launcher.launch(overrides, initial_job_idx=group[0][0])
             for (number, _), job in zip(group, returns, strict=True):
-                if job.status == JobStatus.COMPLETED:
+                if job.status == JobStatus.COMPLETED and isinstance(job.return_value, Pruned):
+                    self.study.tell(number, state=optuna.trial.TrialState.PRUNED)
+                elif job.status == JobStatus.COMPLETED:
                     self.study.tell(number, float(job.return_value))
                 else:
                     self.study.tell(number, state=optuna.trial.TrialState.FAIL)

@@ -29,6 +29,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from src.config import Checked, Config, ConfigError, to_typed
+from src.search import pruning
 
 TARGET = "hydra_plugins.mnist_lab.optuna_sweeper.OptunaSweeper"
 TRIAL_TAG = "optuna.trial"  # on each trial's run: its number, which is also its Hydra job number
@@ -206,6 +207,7 @@ def preflight(config: DictConfig) -> list[Config]:
     relaunch, before its parent run is set RUNNING again); returns the extreme trials, whose
     models src.preflight then builds."""
     StudySettings.of(config.hydra.sweeper)
+    pruning.check(config)  # the pruner, and jobs that can report to it
     task = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     space = parse(config.hydra.sweeper.get("params"), task)
     if not space.params:

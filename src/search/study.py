@@ -22,15 +22,21 @@ OBJECTIVE = "val_accuracy"  # what src.train returns: the last epoch's; never th
 RESULTS = "optimization_results.yaml"
 
 
+def storage(sweep_dir: Path) -> optuna.storages.RDBStorage:
+    """The study's SQLite file, written by the sweeper and by its trials' processes (each
+    epoch's report, src.search.pruning): a writer waits for another's lock, up to a minute."""
+    return optuna.storages.RDBStorage(f"sqlite:///{sweep_dir / STORAGE}",
+                                      engine_kwargs={"connect_args": {"timeout": 60}})
+
+
 def open_study(sweep_dir: Path, space: SearchSpace, sampler: Callable[..., Any],
                seed: int) -> optuna.Study:
     """The sweep dir's study, created on first launch. `sampler(seed=...)` is seeded with
     `seed` plus the trials already run: a relaunch must not replay the first random trials."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    storage = f"sqlite:///{sweep_dir / STORAGE}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper logs each trial itself
-    study = optuna.create_study(storage=storage, study_name=STUDY, direction="maximize",
-                                load_if_exists=True)
+    study = optuna.create_study(storage=storage(sweep_dir), study_name=STUDY,
+                                direction="maximize", load_if_exists=True)
     check_same_space(sweep_dir, study.user_attrs.get("search_space"), space)
     study.set_user_attr("search_space", space.describe())
     study.sampler = sampler(seed=seed + len(study.trials))
@@ -73,7 +79,10 @@ def record_best(client: MlflowClient, parent_run_id: str, study: optuna.Study,
                 sweep_dir: Path) -> None:
     """The best trial so far on the parent: `best_val_accuracy` (its step: trials complete),
     its number, run id and params as tags, and the results file as an artifact. Once per
-    count of complete trials: a relaunch with nothing new adds no point to the chart."""
+    count of complete trials: a relaunch with nothing new adds no point to the chart. The
+    count of pruned trials (tag `optuna.trials_pruned`) on every call."""
+    pruned = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))
+    client.set_tag(parent_run_id, "optuna.trials_pruned", str(len(pruned)))
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     history = client.get_metric_history(parent_run_id, f"best_{OBJECTIVE}")
     if not complete or any(point.step == len(complete) for point in history):
@@ -87,7 +96,8 @@ def record_best(client: MlflowClient, parent_run_id: str, study: optuna.Study,
     client.log_batch(parent_run_id, metrics=[metric],
                      tags=[RunTag(key, value) for key, value in tags.items()])
     results = {"best_value": best.value, "best_trial": best.number, "best_run_id": run_id,
-               "best_params": best.params, "trials_complete": len(complete)}
+               "best_params": best.params, "trials_complete": len(complete),
+               "trials_pruned": len(pruned)}
     OmegaConf.save(OmegaConf.create(results), sweep_dir / RESULTS)
     client.log_artifact(parent_run_id, str(sweep_dir / RESULTS))
 

@@ -1,5 +1,6 @@
 """A training run's life in MLflow: its experiment, its start (or resumption), its params, and
-its end: FINISHED, FAILED when the body raises, KILLED on SIGTERM or Ctrl-C. Never RUNNING."""
+its end: FINISHED, FAILED when the body raises, KILLED on SIGTERM or Ctrl-C or when it stopped
+early on purpose (a study pruned it). Never RUNNING."""
 
 import signal
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from src.config import Config
+from src.errors import StoppedEarly
 from src.tracking import faults, provenance, store
 from src.tracking.resume import JobDir
 
@@ -63,12 +65,17 @@ def training_run(
               f"{cfg.tracking.experiment!r} at {where}")
     if job:
         job.remember(run_id, config_hash)
-    status = "FAILED"
+    status, done = "FAILED", False
     own_handler = faults.sigterm_raises()
     try:
         log_params({**provenance.flat_params(cfg), **provenance.library_versions()})
         yield run_id
-        status = "FINISHED"
+        status = done = "FINISHED"
+    except StoppedEarly as stop:
+        tags = stop.tags
+        faults.patiently(lambda: mlflow.set_tags(tags), cfg.tracking.wait_for_server)
+        status, done = "KILLED", True
+        raise
     except (SystemExit, KeyboardInterrupt):  # SIGTERM, Ctrl-C, submitit requeueing the job
         status = "KILLED"
         raise
@@ -76,8 +83,8 @@ def training_run(
         if own_handler:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         faults.patiently(lambda: _end(run_id, status), cfg.tracking.wait_for_server)
-    if job:
-        job.forget()
+        if job and done:
+            job.forget()
 
 
 def _end(run_id: str, status: str) -> None:
