@@ -48,6 +48,8 @@ class Preflight(Callback):
             check_data(configs)
             for uri in sorted({store.tracking_uri(job.tracking.uri) for job in configs}):
                 store.check_reachable(uri)
+                if config.hydra.launcher._target_ == plan.LOCAL_LAUNCHER:
+                    plan.check_store(config.hydra.launcher.workers, uri)  # SQLite: a cap
             costs = []
             for number, job in enumerate(configs):  # builds each job's model: refuses what
                 with jobs.labelled(number, overrides[number]):  # would not train

@@ -54,7 +54,9 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
 
     uri, name = store.tracking_uri(cfg.tracking.uri), provenance.run_name(cfg)
     lock_job(job_dir)  # one process per job dir: a second launch never trains it alongside
-    store.check_reachable(uri)
+    in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    # A single run fails fast on a dead server; a sweep's job waits for one that restarts.
+    store.check_reachable(uri, patience=cfg.tracking.wait_for_server if in_sweep else 0)
     config_hash, job = identity.config_hash(cfg), resume.JobDir(job_dir)
     if cfg.tracking.skip_finished and (
         done := resume.finished_run(uri, cfg.tracking.experiment, config_hash)
@@ -82,11 +84,12 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
         model = models.build(cfg.model, cfg.reg, splits.info, cfg.dataset.name)
+        wait = cfg.tracking.wait_for_server
         lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
-                              "device": device, **placement})
+                              "device": device, **placement}, wait)
         inputs = datasets.datasets(splits, cfg.dataset)
-        datasets.log_inputs(inputs)
-        epochs = EpochMetrics(run_id, cfg.tracking.wait_for_server, job)
+        datasets.log_inputs(inputs, wait)
+        epochs = EpochMetrics(run_id, wait, job)
         timeline = trainer.Timeline(started)
         trainer.fit(model, splits, cfg, [timeline, epochs, *reports, *callbacks], job.backup,
                     name)
@@ -94,7 +97,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         result = trainer.evaluate(model, splits, cfg.trainer.batch_size, cfg.trainer.tta)
         artifacts.log_results(model, splits, epochs.history, result, cfg.tracking,
                               inputs["test"])
-        lifecycle.log_metrics(timeline.seconds(), cfg.tracking.wait_for_server)
+        lifecycle.log_metrics(timeline.seconds(), wait)
     print(f"{name}: test accuracy {result.test_accuracy:.4f}")
     return epochs.history.get("val_accuracy", [None])[-1]
 

@@ -24,7 +24,8 @@ from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib import Parallel, delayed
 
 from src.sweeps import cost, gpus
-from src.sweeps.plan import sweep_plan, thread_env
+from src.sweeps.plan import store_cap, sweep_plan, thread_env
+from src.tracking.store import tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class LocalLauncher(JoblibLauncher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         costs = cost.job_costs(self.config, job_overrides)
         plan = sweep_plan(self.workers, costs, self.jobs_per_gpu,
-                          cost.data_parallel(self.config, job_overrides))
+                          cost.data_parallel(self.config, job_overrides),
+                          store_cap(tracking_uri(self.config.tracking.uri)))
         if plan.warning:
             log.warning(plan.warning)
         for name, value in thread_env(plan).items():  # workers inherit this environment

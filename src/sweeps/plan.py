@@ -33,6 +33,11 @@ JOB_MEMORY_GB = 2.5  # a training job peaks at ~1.6 GB resident; the rest is hea
 LOCAL_LAUNCHER = "hydra_plugins.mnist_lab.launcher.LocalLauncher"
 
 
+# Jobs side by side that the default SQLite store serves without a locked write, measured
+# with benchmarks/tracking_load.py (BENCHMARKS.md, "Tracking under load"); a server holds more.
+SQLITE_MAX_WORKERS = 32
+
+
 @dataclass(frozen=True)
 class Plan:
     workers: int  # jobs side by side
@@ -126,10 +131,35 @@ def _auto_plan(costs: tuple[float, ...], jobs_per_gpu: int, data_parallel: bool)
     return plan(list(costs), jobs_per_gpu=jobs_per_gpu, data_parallel=data_parallel)
 
 
+def store_cap(uri: str) -> int | None:
+    """The most jobs side by side that may log to `uri`: SQLITE_MAX_WORKERS for a SQLite file."""
+    return SQLITE_MAX_WORKERS if uri.startswith("sqlite:") else None
+
+
+def check_store(workers: Any, uri: str) -> None:
+    """A worker count above what the jobs' store holds, refused before any job starts."""
+    cap = store_cap(uri)
+    if cap and type(workers) is int and workers > cap:
+        raise ConfigError(
+            f"hydra.launcher.workers={workers}: the SQLite store {uri} holds {cap} jobs side by "
+            f"side without locked writes (BENCHMARKS.md); use hydra.launcher.workers<={cap}, or "
+            "log to a tracking server (scripts/tracking-server.sh; tracking.uri=http://...)")
+
+
 def sweep_plan(workers: Any, costs: Sequence[float], jobs_per_gpu: Any = 1,
-               data_parallel: bool = False) -> Plan:
+               data_parallel: bool = False, max_workers: int | None = None) -> Plan:
     """`hydra.launcher.workers` (auto or a count) and `hydra.launcher.jobs_per_gpu` as a plan
-    for jobs of these costs."""
+    for jobs of these costs; never more than `max_workers` (the store's `store_cap`)."""
+    chosen = _sweep_plan(workers, costs, jobs_per_gpu, data_parallel)
+    if max_workers is None or chosen.workers <= max_workers:
+        return chosen
+    return Plan(max_workers, max(1, cores() // max_workers),
+                f"{chosen.why}, capped at {max_workers} for a SQLite store", chosen.warning,
+                chosen.gpus[:max_workers])
+
+
+def _sweep_plan(workers: Any, costs: Sequence[float], jobs_per_gpu: Any,
+                data_parallel: bool) -> Plan:
     if isinstance(jobs_per_gpu, bool) or not isinstance(jobs_per_gpu, int) or jobs_per_gpu < 1:
         raise ConfigError(f"hydra.launcher.jobs_per_gpu={jobs_per_gpu!r} is invalid: it must be "
                           "a number of jobs sharing each GPU >= 1 (the default, 1, gives each "

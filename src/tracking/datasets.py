@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from src.choices import Split
 from src.config import DatasetConfig
 from src.data import Splits
+from src.tracking import faults
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}  # split -> MLflow context
 
@@ -72,16 +73,20 @@ def datasets(splits: Splits, cfg: DatasetConfig) -> dict[str, NumpyDataset]:
     }
 
 
-def log_inputs(found: dict[str, NumpyDataset]) -> None:
+def log_inputs(found: dict[str, NumpyDataset], wait: float = 0.0) -> None:
     """Into the active run, each with its context, in one request (a resumed run logs the same
     ones again, which MLflow records once). MLflow's store looks a dataset up, then inserts it:
     jobs side by side logging the same split collide on the insert (a UNIQUE constraint), and
-    the second try finds the row the other job wrote."""
+    the second try finds the row the other job wrote. Waits up to `wait` s for a store that
+    is unreachable."""
     def log() -> None:
         mlflow.log_inputs(datasets=list(found.values()), contexts=list(found),
                           tags_list=[None] * len(found))
 
-    try:
-        log()
-    except MlflowException:
-        log()
+    def log_twice() -> None:
+        try:
+            log()
+        except MlflowException:
+            log()
+
+    faults.patiently(log_twice, wait)

@@ -28,12 +28,17 @@ class EpochMetrics(keras.callbacks.Callback):
         super().__init__()
         self.run_id, self.wait, self.job = run_id, wait, job
         self.client = MlflowClient()
-        self.values: dict[str, dict[int, float]] = {}
-        for key in self.client.get_run(run_id).data.metrics:
-            for point in self.client.get_metric_history(run_id, key):
-                self.values.setdefault(key, {})[point.step] = point.value
+        self.values: dict[str, dict[int, float]] = faults.patiently(self._logged, wait)
         self.pending: list[Metric] = []
         self._buffer(job.unsent_metrics() if job else [])
+
+    def _logged(self) -> dict[str, dict[int, float]]:
+        """What the run already holds (a resumed run), by key and step."""
+        values: dict[str, dict[int, float]] = {}
+        for key in self.client.get_run(self.run_id).data.metrics:
+            for point in self.client.get_metric_history(self.run_id, key):
+                values.setdefault(key, {})[point.step] = point.value
+        return values
 
     @property
     def history(self) -> dict[str, list[float]]:

@@ -46,16 +46,18 @@ def training_run(
     """
     faults.fail_fast_http()
     mlflow.set_tracking_uri(uri)
-    experiment = experiment_id(cfg.tracking.experiment)
-    resume = job.interrupted_run(config_hash, experiment) if job else None
+    wait = cfg.tracking.wait_for_server  # a store restarting as the run starts: wait for it
+    experiment = faults.patiently(lambda: experiment_id(cfg.tracking.experiment), wait)
+    resume = faults.patiently(lambda: job.interrupted_run(config_hash, experiment), wait) \
+        if job else None
     tags = {**provenance.run_tags(), **({"config_hash": config_hash} if config_hash else {}),
             **({"rerun_of": cfg.tracking.rerun_of} if cfg.tracking.rerun_of else {})}
     # MLflow's monitor samples in a thread, ends with the run, and on resume continues its steps.
     mlflow.set_system_metrics_sampling_interval(cfg.tracking.system_metrics_interval)
-    active = mlflow.start_run(
+    active = faults.patiently(lambda: mlflow.start_run(
         run_id=resume, experiment_id=experiment, run_name=provenance.run_name(cfg), tags=tags,
         log_system_metrics=cfg.tracking.system_metrics,
-    )
+    ), wait)
     run_id = active.info.run_id
     if resume:
         print(f"Resuming MLflow run {run_id}: an earlier launch of this config was interrupted")
@@ -68,12 +70,12 @@ def training_run(
     status, done = "FAILED", False
     own_handler = faults.sigterm_raises()
     try:
-        log_params({**provenance.flat_params(cfg), **provenance.library_versions()})
+        log_params({**provenance.flat_params(cfg), **provenance.library_versions()}, wait)
         yield run_id
         status = done = "FINISHED"
     except StoppedEarly as stop:
         tags = stop.tags
-        faults.patiently(lambda: mlflow.set_tags(tags), cfg.tracking.wait_for_server)
+        faults.patiently(lambda: mlflow.set_tags(tags), wait)
         status, done = "KILLED", True
         raise
     except (SystemExit, KeyboardInterrupt):  # SIGTERM, Ctrl-C, submitit requeueing the job
@@ -82,7 +84,7 @@ def training_run(
     finally:
         if own_handler:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        faults.patiently(lambda: _end(run_id, status), cfg.tracking.wait_for_server)
+        faults.patiently(lambda: _end(run_id, status), wait)
         if job and done:
             job.forget()
 
@@ -95,12 +97,17 @@ def _end(run_id: str, status: str) -> None:
         MlflowClient().set_terminated(run_id, status)
 
 
-def log_params(params: dict[str, Any]) -> None:
+def log_params(params: dict[str, Any], wait: float = 0.0) -> None:
     """Log params the active run lacks; a resumed run keeps its first launch's values (MLflow
-    refuses to change a param, and the device or a library version may differ on re-launch)."""
+    refuses to change a param, and the device or a library version may differ on re-launch).
+    Waits up to `wait` s for a store that is unreachable."""
     run_id = mlflow.active_run().info.run_id
-    logged = MlflowClient().get_run(run_id).data.params
-    mlflow.log_params({k: v for k, v in params.items() if k not in logged})
+
+    def log() -> None:
+        logged = MlflowClient().get_run(run_id).data.params
+        mlflow.log_params({k: v for k, v in params.items() if k not in logged})
+
+    faults.patiently(log, wait)
 
 
 def log_metrics(metrics: dict[str, float], wait: float) -> None:

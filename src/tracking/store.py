@@ -2,6 +2,7 @@
 no MLflow or TensorFlow import."""
 
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -43,16 +44,22 @@ def store_exists(uri: str) -> bool:
     return True
 
 
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast on a dead server instead of MLflow's minutes of retries mid-run."""
+def check_reachable(uri: str, timeout: float = 5.0, patience: float = 0.0) -> None:
+    """Fail fast on a dead server instead of MLflow's minutes of retries mid-run; with
+    `patience`, ask again for up to that many seconds first (a sweep's job, whose server the
+    preflight reached, finding it mid-restart)."""
     if not is_server(uri):
         return
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
-            return
-    except (urllib.error.URLError, OSError) as exc:
-        raise TrackingError(
-            f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)}). Start "
-            f"it (`mlflow server --host 127.0.0.1 --port 5000`, or the stack in the README), or "
-            f"unset tracking.uri / MLFLOW_TRACKING_URI to log to the local sqlite:///{LOCAL_STORE}."
-        ) from exc
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+                return
+        except (urllib.error.URLError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise TrackingError(
+                    f"MLflow tracking server {uri} is unreachable ({getattr(exc, 'reason', exc)})."
+                    " Start it (`mlflow server --host 127.0.0.1 --port 5000`, or the stack in the "
+                    "README), or unset tracking.uri / MLFLOW_TRACKING_URI to log to the local "
+                    f"sqlite:///{LOCAL_STORE}.") from exc
+        time.sleep(2.0)

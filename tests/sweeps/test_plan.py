@@ -130,3 +130,25 @@ def test_a_count_above_what_memory_holds_is_capped_with_a_warning_saying_why(mon
                               "~2.5 GB as the 5 GB free memory holds")
     assert "\n" not in chosen.warning
     plan._given_plan.cache_clear()
+
+
+def test_a_sqlite_store_caps_the_jobs_side_by_side_at_what_it_was_measured_to_hold(
+        monkeypatch):
+    monkeypatch.setattr(plan, "memory_gb", lambda: 1000.0)
+    plan._given_plan.cache_clear()
+    cap = plan.store_cap("sqlite:///mlflow.db")
+    assert cap == plan.SQLITE_MAX_WORKERS and plan.store_cap("http://127.0.0.1:5000") is None
+    capped = sweep_plan(cap + 8, [1.0] * 100, max_workers=cap)
+    assert capped.workers == cap and capped.why.endswith(f"capped at {cap} for a SQLite store")
+    assert sweep_plan(cap + 8, [1.0] * 100).workers == cap + 8  # a server: no cap
+    plan._given_plan.cache_clear()
+
+
+def test_more_workers_than_a_sqlite_store_holds_is_refused_saying_what_to_do():
+    cap = plan.SQLITE_MAX_WORKERS
+    with pytest.raises(ConfigError, match=f"holds {cap} jobs side by side .* use hydra.launcher"
+                                          f".workers<={cap}, or log to a tracking server"):
+        plan.check_store(cap + 1, "sqlite:///mlflow.db")
+    plan.check_store(cap, "sqlite:///mlflow.db")
+    plan.check_store("auto", "sqlite:///mlflow.db")
+    plan.check_store(cap + 1, "http://127.0.0.1:5000")
