@@ -32,9 +32,11 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")  # before anything imports Keras
+from benchmarks import tracking_stack
 
-from benchmarks import tracking_stack  # noqa: E402
+# In the job processes, before anything imports Keras (not in this one: whoever imports this
+# module, a test for one, keeps its own backend for the processes it starts).
+WORKER_ENV = {"KERAS_BACKEND": "numpy"}
 
 KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")  # what fit logs
 
@@ -138,7 +140,8 @@ def run(load: Load, uri: str, workdir: Path, restart=None) -> dict:
             restart_when_started(workdir / "jobs", load.jobs // 2, *restart)))
         timer.start()
     began = time.time()
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
+                             initializer=set_environment, initargs=(WORKER_ENV,)) as pool:
         futures = [pool.submit(process_jobs, chunk, cfg, parent, str(workdir / "jobs"), load,
                                str(workdir / f"process-{p}.log"))
                    for p, chunk in enumerate(chunks)]
@@ -150,6 +153,10 @@ def run(load: Load, uri: str, workdir: Path, restart=None) -> dict:
     return {**summary(load, results, began), **verify(client, parent, load),
             "retries": logs.count("unreachable"), "locked": logs.count("database is locked"),
             "restart": restarted}
+
+
+def set_environment(variables: dict[str, str]) -> None:
+    os.environ.update(variables)
 
 
 def restart_when_started(jobs_dir: Path, started: int, after: float, restart) -> dict:

@@ -43,10 +43,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def compose_service() -> dict:
+    """The `mlflow` service of docker-compose.yml, whose command and pool the script runs."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["mlflow"]
+
+
 def compose_workers() -> str:
     """`mlflow server --workers` as docker-compose.yml (and so the script) sets it."""
-    command = (ROOT / "docker-compose.yml").read_text().split("- --workers", 1)[1]
-    return command.split("\n", 2)[1].strip().lstrip("- ").strip('"')
+    command = [str(arg) for arg in compose_service()["command"]]
+    return command[command.index("--workers") + 1]
 
 
 @contextmanager
@@ -68,9 +75,11 @@ def server(workdir: Path) -> Iterator[Stack]:
 
     script("start")
     try:
-        settings = {"gunicorn_workers": compose_workers(),
-                    "sqlalchemy_pool": os.environ.get("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE",
-                                                      "SQLAlchemy's default (5 + 10 overflow)")}
+        shipped = compose_service()["environment"]  # what the script sets unless told
+        pool = [env.get(key, shipped[key]) for key in (
+            "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW")]
+        settings = {"server_workers": compose_workers(),
+                    "pool_size_overflow": " + ".join(pool)}
         yield Stack(f"http://127.0.0.1:{env['MLFLOW_PORT']}", settings, restart)
     finally:
         script("stop")

@@ -97,6 +97,9 @@ mlflow_start() {
         --db-port "$TRACKING_PG_PORT" --artifacts "$STATE/mlartifacts" >"$argfile")
     mapfile -d '' args <"$argfile"
     rm -f "$argfile"
+    # a pool above each worker's 40 request threads, as docker-compose.yml sets (see there)
+    export MLFLOW_SQLALCHEMYSTORE_POOL_SIZE="${MLFLOW_SQLALCHEMYSTORE_POOL_SIZE:-10}"
+    export MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW="${MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW:-35}"
     # own session, so `stop` can signal uvicorn's workers along with the launcher
     setsid "$PYTHON" -m mlflow "${args[@]}" >"$STATE/mlflow.log" 2>&1 </dev/null &
     pid=$!

@@ -80,8 +80,8 @@ SWEEP_REJECTED = [  # one bad value among good ones: no job may start
     (("reg=none,dropout", "hydra.launcher.jobs_per_gpu=0"),
      "error: hydra.launcher.jobs_per_gpu=0 is invalid: it must be a number of jobs sharing "
      "each GPU >= 1"),
-    (("reg=none,dropout", "hydra.launcher.workers=33"),
-     "error: hydra.launcher.workers=33: the SQLite store sqlite:///"),
+    (("reg=none,dropout", "hydra.launcher.workers=129"),
+     "error: hydra.launcher.workers=129: the SQLite store sqlite:///"),
 ]
 
 

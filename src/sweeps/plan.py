@@ -35,7 +35,7 @@ LOCAL_LAUNCHER = "hydra_plugins.mnist_lab.launcher.LocalLauncher"
 
 # Jobs side by side that the default SQLite store serves without a locked write, measured
 # with benchmarks/tracking_load.py (BENCHMARKS.md, "Tracking under load"); a server holds more.
-SQLITE_MAX_WORKERS = 32
+SQLITE_MAX_WORKERS = 128
 
 
 @dataclass(frozen=True)

@@ -138,9 +138,9 @@ def test_a_sqlite_store_caps_the_jobs_side_by_side_at_what_it_was_measured_to_ho
     plan._given_plan.cache_clear()
     cap = plan.store_cap("sqlite:///mlflow.db")
     assert cap == plan.SQLITE_MAX_WORKERS and plan.store_cap("http://127.0.0.1:5000") is None
-    capped = sweep_plan(cap + 8, [1.0] * 100, max_workers=cap)
+    capped = sweep_plan(cap + 8, [1.0] * (cap + 100), max_workers=cap)
     assert capped.workers == cap and capped.why.endswith(f"capped at {cap} for a SQLite store")
-    assert sweep_plan(cap + 8, [1.0] * 100).workers == cap + 8  # a server: no cap
+    assert sweep_plan(cap + 8, [1.0] * (cap + 100)).workers == cap + 8  # a server: no cap
     plan._given_plan.cache_clear()
 
 

@@ -97,6 +97,22 @@ def test_compose_file_structure(compose_file, example_env):
     assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
+def test_the_server_pools_more_connections_than_a_worker_has_request_threads(compose_file):
+    """MLflow's store takes a second pooled connection inside a request: a pool below a
+    worker's 40 request threads (anyio's default) stalled the server under 128 jobs
+    (BENCHMARKS.md). Compose and the native script set the same pool, within PostgreSQL's
+    100 connections (3 of them reserved for superusers)."""
+    ml = compose_file["services"]["mlflow"]
+    env = ml["environment"]
+    pool = int(env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]) + int(
+        env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"])
+    workers = int(_option([str(a) for a in ml["command"]], "--workers"))
+    assert pool > 40 and workers * pool <= 100 - 3
+    script = (ROOT / "scripts" / "tracking-server.sh").read_text()
+    for key, value in env.items():
+        assert f'export {key}="${{{key}:-{value}}}"' in script
+
+
 def test_native_command_changes_only_addresses(compose_file, example_env, tmp_path):
     env = {**example_env, "MLFLOW_PORT": "5099"}
     command = compose_file["services"]["mlflow"]["command"]
