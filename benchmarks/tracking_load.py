@@ -49,6 +49,10 @@ class Load:
     processes: int = 8
     wait: float = 600.0  # tracking.wait_for_server
 
+    @property
+    def process_count(self) -> int:
+        return max(1, min(self.processes, self.jobs))
+
 
 @dataclasses.dataclass
 class JobResult:
@@ -120,26 +124,24 @@ def process_jobs(indices: list[int], cfg, parent: str, sweep_dir: str, load: Loa
 
 
 def run(load: Load, uri: str, workdir: Path, restart=None) -> dict:
-    """The load against `uri`; `restart()`, if given, is called `restart[0]` s in."""
-    from mlflow import MlflowClient
+    """The load against `uri`; `restart = (S, restart())`, if given, restarts the store S
+    seconds after half the jobs have started their runs."""
+    import mlflow
 
     from src.tracking import lifecycle
 
     cfg = tracking_stack.config(uri, f"load-{load.jobs}-{int(time.time())}", load.wait)
-    import mlflow
-
     mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
+    client = mlflow.MlflowClient(uri)
     experiment = lifecycle.experiment_id(cfg.tracking.experiment)
     parent = client.create_run(experiment, run_name=f"load-{load.jobs}").info.run_id
-    processes = max(1, min(load.processes, load.jobs))
+    processes = load.process_count
     chunks = [list(range(load.jobs))[p::processes] for p in range(processes)]
     restarted: dict = {}
-    if restart is not None:  # counted from when half the jobs have started their runs
+    if restart is not None:
         timer = threading.Thread(target=lambda: restarted.update(
             restart_when_started(workdir / "jobs", load.jobs // 2, *restart)))
         timer.start()
-    began = time.time()
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
                              initializer=set_environment, initargs=(WORKER_ENV,)) as pool:
         futures = [pool.submit(process_jobs, chunk, cfg, parent, str(workdir / "jobs"), load,
@@ -150,7 +152,7 @@ def run(load: Load, uri: str, workdir: Path, restart=None) -> dict:
         timer.join()
     client.set_terminated(parent, "FINISHED")
     logs = "".join(path.read_text() for path in workdir.glob("process-*.log"))
-    return {**summary(load, results, began), **verify(client, parent, load),
+    return {**summary(load, results), **verify(client, parent, load),
             "retries": logs.count("unreachable"), "locked": logs.count("database is locked"),
             "restart": restarted}
 
@@ -167,14 +169,19 @@ def restart_when_started(jobs_dir: Path, started: int, after: float, restart) ->
     return restart()
 
 
-def summary(load: Load, results: list[JobResult], began: float) -> dict:
+def quantile(values: list[float], percent: int) -> float:
+    """The `percent`-th percentile; a single value is its own."""
+    if len(values) < 2:
+        return (values or [0.0])[0]
+    return statistics.quantiles(values, n=100)[percent - 1]
+
+
+def summary(load: Load, results: list[JobResult]) -> dict:
     calls = [seconds for job in results for _, seconds in job.calls]
     epochs = [seconds for job in results for kind, seconds in job.calls if kind == "epoch"]
     began = min(job.started for job in results)  # the first job's start: imports not counted
     ended = max(job.ended for job in results)
-    quantile = lambda values, q: statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 \
-        else (values or [0.0])[0]  # noqa: E731
-    return {"jobs": load.jobs, "processes": max(1, min(load.processes, load.jobs)),
+    return {"jobs": load.jobs, "processes": load.process_count,
             "epochs": load.epochs, "epoch_seconds": load.epoch_seconds,
             "wall_seconds": round(ended - began, 1),
             "points_per_second": round(load.jobs * load.epochs * len(KEYS) / (ended - began), 1),
