@@ -12,6 +12,8 @@ from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from src.data import Splits  # noqa: E402
 
+GRID = 5  # images a side in the image grids
+
 
 def close(figure: Figure) -> None:
     plt.close(figure)
@@ -48,26 +50,32 @@ def curves(history: dict[str, list[float]]) -> Figure:
 
 
 def image_grid(images: np.ndarray, titles: list[str], title: str, wrong=None) -> Figure:
-    """Up to 25 images (H, W, C in [0, 1]; grayscale or colour) on a 5x5 grid, axes off;
-    `wrong` images framed and titled in red."""
-    fig, axes = plt.subplots(5, 5, figsize=(10, 11))
-    wrong = np.zeros(len(images), bool) if wrong is None else wrong
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= len(images):
-            continue
-        image = images[i]
-        if image.shape[-1] == 1:  # grayscale, dark on light as the notebooks drew it
-            ax.imshow(image[..., 0], cmap="gray_r", vmin=0, vmax=1)
-        else:  # colour, as photographed
-            ax.imshow(np.clip(image, 0, 1))
-        ax.set_title(titles[i], fontsize=9, color="red" if wrong[i] else "black")
+    """Up to 25 images (H, W, C in [0, 1]; grayscale or colour) on a 5x5 grid, each titled;
+    `wrong` images framed and titled in red. Drawn as one picture on one Axes: 25 Axes and a
+    tight layout cost every run about a second a grid, this a tenth of it."""
+    images = np.clip(np.asarray(images[:GRID * GRID], np.float32), 0, 1)
+    wrong = np.zeros(len(images), bool) if wrong is None else np.asarray(wrong)
+    height, width, channels = images.shape[1:]
+    step_x, step_y = width + width // 4, height + height // 2  # a gap, and room for a title
+    blank = 0.0 if channels == 1 else 1.0  # white: gray_r draws 0 white, RGB draws 1 white
+    canvas = np.full((GRID * step_y, GRID * step_x, channels), blank, np.float32)
+    fig, ax = plt.subplots(figsize=(10, 11))
+    for i, image in enumerate(images):
+        top, left = (i // GRID) * step_y + step_y - height, (i % GRID) * step_x
+        canvas[top:top + height, left:left + width] = image
+        colour = "red" if wrong[i] else "black"
+        ax.text(left + width / 2, top - 1, titles[i], ha="center", va="bottom", fontsize=9,
+                color=colour)
         if wrong[i]:
-            height, width = image.shape[:2]
-            ax.add_patch(plt.Rectangle((-0.5, -0.5), width, height, fill=False, edgecolor="red",
-                                       lw=3))
+            ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), width, height, fill=False,
+                                       edgecolor="red", lw=3))
+    if channels == 1:  # grayscale, dark on light as the notebooks drew it
+        ax.imshow(canvas[..., 0], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    else:  # colour, as photographed
+        ax.imshow(canvas, interpolation="nearest")
+    ax.axis("off")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.93)
     fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
     return fig
 
 

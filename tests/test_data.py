@@ -15,6 +15,7 @@ from src import data
 from src.choices import Split
 from src.config import ConfigError, DatasetConfig
 from src.data import DataError
+from tests import datasets
 from tests.conftest import data_dir, needs_data
 from tests.datasets import CIFAR_CLASSES, write_cifar_archive, write_image_folder, write_npz
 
@@ -225,3 +226,17 @@ def test_split_is_the_same_code_for_every_loader(compose, tmp_path):
     splits = data.load(last)
     np.testing.assert_array_equal(splits.y_val, np.load(path)["y_train"][-20:])
     assert Split.random == compose("dataset=npz", f"dataset.loader.path={path}").dataset.split
+
+
+def test_a_worker_reads_an_idx_file_once_and_a_replaced_file_again(tmp_path):
+    from src.data import idx
+
+    checksums = datasets.write_idx_release(tmp_path / "one")
+    labels = tmp_path / "one" / "t10k-labels-idx1-ubyte.gz"
+    first = idx.read_idx(labels, checksums["t10k-labels-idx1-ubyte"])
+    assert idx.read_idx(labels, checksums["t10k-labels-idx1-ubyte"]) is first  # cached
+    assert not first.flags.writeable  # so no job can change what the next one reads
+    datasets.write_idx_release(tmp_path / "other", seed=5)  # other labels, same size
+    shutil.copy(tmp_path / "other" / labels.name, labels)
+    with pytest.raises(DataError, match="SHA-256"):  # read and checked again, not cached
+        idx.read_idx(labels, checksums["t10k-labels-idx1-ubyte"])

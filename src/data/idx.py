@@ -12,6 +12,7 @@ Lookup order: the configured data dir (default `$DATA_DIR`), Debian's `/usr/shar
 then Keras' downloader (online machines only).
 """
 
+import functools
 import gzip
 import hashlib
 from pathlib import Path
@@ -30,7 +31,18 @@ FILES = {
 
 
 def read_idx(path: Path, expected_sha256: str) -> np.ndarray:
-    """Decompress, checksum and parse one IDX file."""
+    """Decompress, checksum and parse one IDX file, read-only. A sweep worker that trains
+    several jobs reads each file once: the cache goes by the file's size and change time, so a
+    replaced file is read and checked again."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc})") from exc
+    return _read_idx(path, stat.st_size, stat.st_mtime_ns, expected_sha256)
+
+
+@functools.lru_cache(maxsize=8)  # two datasets' four files; a corrupt file raises, never cached
+def _read_idx(path: Path, size: int, mtime_ns: int, expected_sha256: str) -> np.ndarray:
     try:
         raw = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
