@@ -18,6 +18,8 @@ from src.config import CONF_DIR, register, to_typed
 from src.data import DatasetInfo
 from tests import datasets, servers
 
+pytest_plugins = ["tests.scheduling"]  # the longest test files first
+
 ROOT = Path(__file__).resolve().parents[1]
 free_port = servers.free_port
 MNIST = DatasetInfo((28, 28, 1), tuple(str(d) for d in range(10)), 60_000, 10_000)
