@@ -83,10 +83,11 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
     with lifecycle.training_run(cfg, uri, config_hash, job) as run_id:  # FAILED if anything raises
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)
-        model = models.build(cfg.model, cfg.reg, splits.info, cfg.dataset.name)
+        model = models.build(cfg.model, cfg.reg, splits.info, cfg.dataset.name,
+                             cfg.trainer.fused_batchnorm)
         wait = cfg.tracking.wait_for_server
         lifecycle.log_params({**models.parameter_counts(model), **data.split_sizes(splits),
-                              "device": device, **placement}, wait)
+                              "device": device, **placement, **models.kernels(model)}, wait)
         inputs = datasets.datasets(splits, cfg.dataset)
         datasets.log_inputs(inputs, wait)
         epochs = EpochMetrics(run_id, wait, job)

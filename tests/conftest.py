@@ -90,7 +90,8 @@ def built(compose):
 
     def build(*overrides: str, info: DatasetInfo = MNIST):
         cfg = compose(*overrides)
-        return models.build(cfg.model, cfg.reg, info, cfg.dataset.name)
+        return models.build(cfg.model, cfg.reg, info, cfg.dataset.name,
+                            cfg.trainer.fused_batchnorm)
 
     return build
 

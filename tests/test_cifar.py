@@ -22,6 +22,6 @@ def test_a_cifar_archive_sweeps_the_resnet_on_32x32_colour_images(tmp_path):
             CIFAR_CLASSES)
         names = {d.dataset.name for d in run.inputs.dataset_inputs}
         assert names == {"cifar10-train", "cifar10-val", "cifar10-test"}
-    assert colour_share(client, runs[0], tmp_path) > 0.2  # drawn in colour
+    assert colour_share(client, runs[0], tmp_path) > 0.05  # drawn in colour (gray: none)
     parent = client.get_run(runs[0].data.tags["mlflow.parentRunId"])
     assert parent.data.tags["sweep.workers"]  # planned from the ResNet's cost on this data

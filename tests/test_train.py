@@ -29,6 +29,8 @@ def test_smoke_sweep_logs_three_finished_runs_to_a_server(tmp_path, mlflow_serve
         assert params["reg.name"] in run.info.run_name
         assert params["dataset.train_limit"] == "2000" and params["trainer.epochs"] == "1"
         assert params["model.params"] in ("121930", "122570")
+        kernel = "FusedBatchNormV3" if params["reg.name"] == "batchnorm" else "none"
+        assert params["batchnorm.kernel"] == kernel and params["trainer.fused_batchnorm"] == "True"
         assert 0.1 <= metrics["test_accuracy"] <= 1.0
         assert run.data.tags["hydra.overrides"].startswith(f"reg={params['reg.name']}")
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"):

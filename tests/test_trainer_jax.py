@@ -18,7 +18,7 @@ def test_a_tracked_run_trains_on_jax_with_tensorflow_unimportable(tmp_path):
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text("raise ImportError('tensorflow is blocked by this test')")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_cli("src.train", "trainer.epochs=2", "trainer.batch_size=64",
+    result = run_cli("src.train", "reg=batchnorm", "trainer.epochs=2", "trainer.batch_size=64",
                      "dataset.train_limit=256", "dataset.val_size=500", cwd=tmp_path,
                      KERAS_BACKEND="jax", MLFLOW_TRACKING_URI=uri,
                      PYTHONPATH=f"{blocked.parent}{os.pathsep}{ROOT}")
@@ -27,6 +27,7 @@ def test_a_tracked_run_trains_on_jax_with_tensorflow_unimportable(tmp_path):
     [run] = client.search_runs([client.get_experiment_by_name("mnist-cnn").experiment_id])
     assert run.info.status == "FINISHED"
     assert "keras backend jax" in run.data.params["device"]
+    assert run.data.params["batchnorm.kernel"] == "keras"  # the fused kernel is TensorFlow's
     assert "version.jax" in run.data.params and "version.tensorflow" not in run.data.params
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1, 2]
 

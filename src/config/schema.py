@@ -145,6 +145,9 @@ class TrainerConfig(Checked):
     jit_compile: Optional[bool] = None  # null: Keras' "auto": XLA on GPU, off on CPU (slower there)
     steps_per_execution: int = 16  # batches per compiled call; callbacks still see every epoch
     precision: Precision = Precision.float32  # mixed_bfloat16: opt in, compare accuracy
+    # TensorFlow: batch normalization on the fused kernel, Keras' math in one op (false: Keras'
+    # own layer; other backends always use it); src.models.fused_batchnorm.
+    fused_batchnorm: bool = True
     data_parallel: bool = False  # JAX backend: each batch split over every local device
     label_smoothing: float = 0.0  # targets (1 - s) on the class, s spread over all classes
     # How validation and test images are scored (src.evaluation); both off by default.

@@ -41,9 +41,10 @@ def make_regularizers(reg: dict[str, dict]) -> dict[str, Any]:
     return made
 
 
-def build(model: dict, reg: dict, info, dataset: str = ""):
+def build(model: dict, reg: dict, info, dataset: str = "", fused_batchnorm: bool = False):
     """The configured model for the dataset `info` describes (its input shape and classes),
-    with its regularizers; `dataset` names it in messages."""
+    with its regularizers; `dataset` names it in messages. `fused_batchnorm`: its batch
+    normalization on TensorFlow's fused kernel (`trainer.fused_batchnorm`)."""
     import keras
 
     from src.models import sites
@@ -81,7 +82,12 @@ def build(model: dict, reg: dict, info, dataset: str = ""):
         if regularizer.model is not None:
             building.fired[reg_name, "model"] += regularizer.model(built)
     _check_effect(made, building.fired, name)
-    return keras.Model(inputs, output, name=f"{name}_{reg_label(reg)}")
+    built = keras.Model(inputs, output, name=f"{name}_{reg_label(reg)}")
+    if fused_batchnorm:
+        from src.models.fused_batchnorm import use_fused_kernel
+
+        use_fused_kernel(built)
+    return built
 
 
 def _check_shapes(built, output, fits: str, num_classes: int) -> None:
@@ -126,6 +132,13 @@ def check(model: dict, reg: dict, info, dataset: str = "") -> float:
         cost = flops.training_cost(built)
         keras.backend.clear_session()
     return cost
+
+
+def kernels(model) -> dict[str, str]:
+    """What its layers run on, where there is a choice, as run params."""
+    from src.models import fused_batchnorm
+
+    return {"batchnorm.kernel": fused_batchnorm.kernel(model)}
 
 
 def parameter_counts(model) -> dict[str, int]:

@@ -4,11 +4,11 @@ measured proxy for the work that FLOPs do not count.
 Conv2D and Dense cost their multiply-adds forward, and about twice that backward (the weight
 and the input gradient). On a CPU at batch 32 the rest is not free, and often dearer: every
 value through an activation, pooling or dropout layer costs about 235 multiply-adds' time (it is
-memory-bound), one through Keras 3's unfused batch normalization about 500, and each image
-pays a fixed share of the per-batch Python and kernel launches (5.3 M). The constants are fitted
-by `benchmarks/cost_model.py` on this 2-core CPU (BENCHMARKS.md, "What a job costs": within
-~15 % for every model but LeNet-5's 5x5 convs, which run a third slower than counted); only
-their ratios matter, to order and pack a sweep's jobs.
+memory-bound), one through Keras' unfused batch normalization about 500 (the fused kernel,
+the default, costs less), and each image pays a fixed share of the per-batch Python and kernel
+launches (5.3 M). The constants are fitted by `benchmarks/cost_model.py` on this 2-core CPU
+(BENCHMARKS.md, "What a job costs": within ~15 % for every model but LeNet-5's 5x5 convs, which
+run a third slower than counted); only their ratios matter, to order and pack a sweep's jobs.
 """
 
 from collections.abc import Iterator
@@ -55,7 +55,7 @@ def breakdown(model) -> dict[str, int]:
     counts = {"macs": forward_macs(model), "batchnorm_values": 0, "other_values": 0}
     for layer in _layers(model):
         kind = type(layer).__name__
-        if kind == "BatchNormalization":
+        if kind in ("BatchNormalization", "FusedBatchNormalization"):
             counts["batchnorm_values"] += _values(layer)
         elif kind not in ("Conv2D", "DepthwiseConv2D", "Dense", "InputLayer"):
             counts["other_values"] += _values(layer)

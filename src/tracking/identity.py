@@ -14,8 +14,10 @@ from omegaconf import OmegaConf
 
 from src.config import Config
 
-# Where and how verbosely a config runs, not what it computes: left out of `config_hash`.
-VOLATILE = ("tracking", "trainer.verbose", "trainer.data_parallel", "dataset.data_dir")
+# Where, how verbosely and on which kernels a config runs, not what it computes (float rounding
+# aside, as with thread counts): left out of `config_hash`.
+VOLATILE = ("tracking", "trainer.verbose", "trainer.data_parallel", "trainer.fused_batchnorm",
+            "dataset.data_dir")
 # Knobs removed from the schema, at the value every run has used since: hashed as before, so
 # runs logged before their removal still match their configs (and are skipped on re-launch).
 RETIRED = {"trainer": {"fused_adam": False, "data_on_device": False}}

@@ -17,6 +17,8 @@ import mlflow
 import numpy as np
 from mlflow.models import ModelSignature, infer_signature
 
+from src.models import fused_batchnorm
+
 MODEL_NAME = "model"  # the logged model's name, as the run's Models column shows it
 EXAMPLE_IMAGES = 2
 
@@ -48,7 +50,7 @@ def log(model: keras.Model, test_images: np.ndarray, step: int) -> str:
     """Log `model` into the active run; returns the logged model's id (`models:/<id>`)."""
     example = test_images[:EXAMPLE_IMAGES]
     # MLflow checks the example with a predict() whose progress bar would land in the job's log.
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), fused_batchnorm.keras_layers(model):
         info = mlflow.models.Model.log(
             artifact_path=None, name=MODEL_NAME, flavor=KERAS_FLAVOR, model=model,
             signature=signature(model, example), input_example=example,
