@@ -64,3 +64,16 @@ def test_quick_sweep_benchmark_times_both_sides_and_every_job(tmp_path):
     # after the imports start-up counts: on a loaded machine the start-up can be the longer.
     assert all(job["startup_s"] < job["run_s"] for job in pair["b"]["jobs"].values())
     assert all(job["finish_s"] > 0 for job in pair["a"]["jobs"].values())
+
+
+@pytest.mark.slow
+def test_the_batchnorm_benchmark_times_keras_layer_against_the_fused_kernel(tmp_path):
+    out = tmp_path / "batchnorm.json"
+    result = run_cli("benchmarks.batchnorm", "--quick", "--out", str(out), cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "| **fused / Keras** |" in result.stdout
+    rep = json.loads(out.read_text())
+    assert rep["kernels"] == {"keras": "keras", "fused": "FusedBatchNormV3"}
+    assert rep["ratio_per_cpu_s"] == pytest.approx(
+        rep["fused"]["per_cpu_s"] / rep["keras"]["per_cpu_s"])
+    assert all(rep[mode]["per_s"] > 0 for mode in ("keras", "fused"))
