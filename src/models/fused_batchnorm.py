@@ -1,7 +1,7 @@
 """Batch normalization on TensorFlow's fused kernel (`FusedBatchNormV3`): Keras' own math in
 one op instead of a dozen. Keras 3 computes batch normalization unfused on every backend
 (Keras 2 used this kernel); for the notebook's CNN with batch normalization the fused kernel
-trains about a fifth faster on a CPU (BENCHMARKS.md).
+trains 1.2x to 1.6x as many images a CPU-second, depending on the CPU (BENCHMARKS.md, 1b).
 
 `use_fused_kernel` moves a built model's BatchNormalization layers onto it where it applies
 (TensorFlow; channels last; 2-D or 4-D input; no mask, renorm or synchronized statistics).
