@@ -71,10 +71,9 @@ def use_fused_kernel(model: keras.Model) -> None:
     layers anew would draw their initial weights again.)
     """
     for layer in _batchnorm_layers(model):
-        if type(layer) is keras.layers.BatchNormalization:
+        if (type(layer) is keras.layers.BatchNormalization
+                and FusedBatchNormalization.fused(layer, layer.input_spec.ndim)):
             layer.__class__ = FusedBatchNormalization
-            if not layer.fused(layer.input_spec.ndim):  # it would call Keras' math anyway
-                layer.__class__ = keras.layers.BatchNormalization
 
 
 def kernel(model: keras.Model) -> str:
