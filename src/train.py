@@ -79,7 +79,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         models.check(cfg.model, cfg.reg, splits.info, cfg.dataset.name)  # builds, before any run
         device = devices.device()
         placement = devices.distribute(cfg.trainer, splits)  # 1 device unless data_parallel
-    reports = epoch_report.reporter(provenance.trial_number())  # a trial's epochs, to its pruner
+    reports = epoch_report.reporter(provenance.trial_seat())  # a trial's epochs, to its pruner
     with lifecycle.training_run(cfg, uri, config_hash, job) as run_id:  # FAILED if anything raises
         keras.utils.set_random_seed(cfg.seed)
         keras.mixed_precision.set_global_policy(cfg.trainer.precision.value)

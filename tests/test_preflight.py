@@ -75,8 +75,8 @@ SWEEP_REJECTED = [  # one bad value among good ones: no job may start
       "hydra.sweeper.baseline='reg=bn'"),
      "error: hydra.sweeper.baseline='reg=bn' is not a variant of this sweep; the variants: "
      "reg=none, reg=dropout"),
-    (("hparams_search=mnist_cnn", "hydra.sweeper.n_trials=0"),
-     "error: hydra.sweeper.n_trials=0 is invalid: it must be >= 1"),
+    (("hparams_search=mnist_cnn", "hydra.sweeper.seeds_per_trial=0"),
+     "error: hydra.sweeper.seeds_per_trial=0 is invalid: it must be >= 1 (runs a trial trains"),
     (("reg=none,dropout", "hydra.launcher.jobs_per_gpu=0"),
      "error: hydra.launcher.jobs_per_gpu=0 is invalid: it must be a number of jobs sharing "
      "each GPU >= 1"),

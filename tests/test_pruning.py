@@ -41,10 +41,18 @@ def test_hyperband_is_a_choice_of_its_own(tmp_path):
     ("hydra/sweeper/pruner=none +hydra.sweeper.pruner._target_=optuna.samplers.RandomSampler",
      "optuna.samplers.RandomSampler is not an Optuna pruner"),
     ("hydra/launcher=slurm", "jobs of hydra_plugins.hydra_submitit_launcher.* cannot report"),
+    ("hydra/sweeper/pruner=wilcoxon", "WilcoxonPruner compares trials seed by seed: set "
+                                      "hydra.sweeper.seeds_per_trial >= 2"),
+    ("hydra/sweeper/pruner=wilcoxon hydra.sweeper.seeds_per_trial=3",
+     "WilcoxonPruner at p_threshold=0.1 can stop a trial only after 4 of its seeds"),
+    ("hydra.sweeper.seeds_per_trial=2", None),
 ])
 def test_a_pruner_that_cannot_work_is_refused_in_one_line_before_any_trial(tmp_path, override,
                                                                           message):
     config = study_config(*override.split(), tmp_path=tmp_path)
+    if message is None:  # seed 0 reports its epochs to the median pruner: accepted
+        pruning.check(config)
+        return
     with pytest.raises(ConfigError, match=message) as refused:
         search_space.preflight(config)
     assert "\n" not in str(refused.value)

@@ -76,6 +76,7 @@ def test_the_extremes_of_every_searched_key_are_composed_and_range_checked(prese
 @pytest.mark.parametrize(("settings", "key"), [
     ({"n_trials": 0}, "n_trials"), ({"n_jobs": "many"}, "n_jobs"), ({"n_jobs": 0}, "n_jobs"),
     ({"max_failure_rate": 1.5}, "max_failure_rate"), ({"seed": -1}, "seed"),
+    ({"seeds_per_trial": 0}, "seeds_per_trial"),
 ])
 def test_study_settings_are_range_checked(settings, key):
     with pytest.raises(ConfigError, match=f"hydra.sweeper.{key}=.* is invalid"):

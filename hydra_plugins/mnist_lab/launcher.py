@@ -75,6 +75,12 @@ class LocalLauncher(JoblibLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]],
                initial_job_idx: int) -> Sequence[JobReturn]:
+        numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        return self.launch_numbered(job_overrides, list(numbers))
+
+    def launch_numbered(self, job_overrides: Sequence[Sequence[str]],
+                        numbers: Sequence[int]) -> Sequence[JobReturn]:
+        """`job_overrides[i]` as Hydra job `numbers[i]` (a study's seeds are not consecutive)."""
         # As hydra_joblib_launcher._core.launch does, but with the plan's worker count, the
         # costliest jobs first and each job with its own number (its execute_job is reused).
         setup_globals()
@@ -89,15 +95,15 @@ class LocalLauncher(JoblibLauncher):
             os.environ.setdefault(name, value)
         log.info(f"{plan.workers} job(s) side by side, {os.environ['TF_NUM_INTRAOP_THREADS']} "
                  f"TensorFlow thread(s) each ({plan.why}); sweep dir {self.config.hydra.sweep.dir}")
-        for idx, overrides in enumerate(job_overrides):
-            log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
+        for number, overrides in zip(numbers, job_overrides, strict=True):
+            log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
         order = sorted(range(len(job_overrides)), key=lambda i: -costs[i])
         joblib = {**self.joblib, "n_jobs": plan.workers, "backend": "loky"}
         _core.process_joblib_cfg(joblib)
         state = Singleton.get_state()
         returns = Parallel(**joblib)(
             delayed(execute_job)(os.getpid(), plan.gpus, str(self.config.hydra.sweep.dir),
-                                 initial_job_idx + i, job_overrides[i],
+                                 numbers[i], job_overrides[i],
                                  self.hydra_context, self.config, self.task_function, state)
             for i in order)
         by_job = dict(zip(order, returns, strict=True))

@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from src.errors import StoppedEarly
+from src.search import seeds
 from src.search import study as studies
 from src.search.pruning import OBJECTIVE, PRUNED_TAG, Pruned, make
 
@@ -38,15 +39,17 @@ class ReportToStudy(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def reporter(trial_number: Optional[int]) -> list:
-    """The callback that reports trial `trial_number`'s epochs to its study (this job's Hydra
-    config names both): [] outside a study (None), or in a study without a pruner."""
-    if trial_number is None:
+def reporter(seat: Optional[tuple[int, int]]) -> list:
+    """The callback that reports a trial's epochs to its study, given this job's (trial, seed
+    index): [] outside a study (None), in a study without a pruner of learning curves, and for
+    a trial's seeds after its first (src.search.seeds)."""
+    if seat is None or seat[1] != 0:
         return []
     hydra_cfg = HydraConfig.get()
-    if (pruner := make(OmegaConf.select(hydra_cfg, "sweeper.pruner"))) is None:
+    pruner = make(OmegaConf.select(hydra_cfg, "sweeper.pruner"))
+    if pruner is None or seeds.per_seed(pruner):
         return []
-    return [ReportToStudy(hydra_cfg.sweep.dir, trial_number, pruner)]
+    return [ReportToStudy(hydra_cfg.sweep.dir, seat[0], pruner)]
 
 
 def stop_if_pruned(reporters: list, run_name: str) -> None:

@@ -10,6 +10,7 @@ records the same numbers. The figures are Optuna's matplotlib visualizations.
 """
 
 import json
+import statistics
 import tempfile
 import time
 import warnings
@@ -42,10 +43,13 @@ class Insight:
     best_trial: int
     best_params: dict
     importances: dict[str, float]  # most important first; empty under 2 trials complete
+    best_per_seed: tuple = ()  # the best trial's seeds' values, with seeds_per_trial > 1
 
     def lines(self) -> list[str]:
+        seeds = (f" ± {statistics.stdev(self.best_per_seed):.4f} over "
+                 f"{len(self.best_per_seed)} seeds" if len(self.best_per_seed) > 1 else "")
         out = [f"{self.complete} trials complete, {self.pruned} pruned; best value "
-               f"{self.best_value:.4f} (trial {self.best_trial}): {self.best_params}"]
+               f"{self.best_value:.4f}{seeds} (trial {self.best_trial}): {self.best_params}"]
         if self.importances:
             out.append("importance (fANOVA, share of the objective's variance):")
             out += [f"  {name:<28} {share:6.3f}" for name, share in self.importances.items()]
@@ -69,7 +73,7 @@ def insight(study: optuna.Study) -> Optional[Insight]:
         if len(complete) >= 2 else {}
     best = study.best_trial
     return Insight(len(complete), len(pruned), best.value, best.number, best.params,
-                   dict(importances))
+                   dict(importances), tuple(best.user_attrs.get("val_accuracy_per_seed", ())))
 
 
 def draw(study: optuna.Study, folder: Path) -> list[Path]:

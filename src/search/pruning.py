@@ -5,10 +5,13 @@ the study's pruner (`hydra/sweeper/pruner=median|hyperband`) stops a hopeless tr
 Hydra's own Optuna sweeper cannot prune (facebookresearch/hydra#1954): its jobs never see the
 study. Here the storage is a file beside the jobs' dirs, which every job of the local or
 basic launcher reaches. A pruned trial's run keeps its epochs and ends KILLED, tagged with the
-epoch (`PRUNED_TAG`); its job returns `Pruned`, and the sweeper tells Optuna PRUNED. Only
-Optuna is imported here, and only when a pruner is asked for.
+epoch (`PRUNED_TAG`); its job returns `Pruned`, and the sweeper tells Optuna PRUNED. With
+several seeds a trial, seed 0 reports its epochs, or, with `hydra/sweeper/pruner=wilcoxon`, the
+sweeper reports each seed's value between them (src.search.seeds). Only Optuna is imported
+here, and only when a pruner is asked for.
 """
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -16,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from src.errors import ConfigError
+from src.search import seeds
 from src.sweeps.plan import LOCAL_LAUNCHER
 
 PRUNED_TAG = "optuna.pruned_at_epoch"  # on a pruned trial's run: the last epoch it trained
@@ -40,7 +44,9 @@ def make(node: Optional[DictConfig]) -> Any:
     try:
         import optuna
 
-        made = instantiate(node)
+        with warnings.catch_warnings():  # WilcoxonPruner's API is "experimental", not its test
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            made = instantiate(node)
     except Exception as err:  # noqa: BLE001 - Hydra wraps the class's own error: show its cause
         cause = err.__cause__ or err
         raise ConfigError(f"hydra.sweeper.pruner ({node._target_}): {cause}".splitlines()[0]
@@ -52,8 +58,12 @@ def make(node: Optional[DictConfig]) -> Any:
 
 
 def check(config: DictConfig) -> None:
-    """The pruner, and a launcher whose jobs can report to the study, before any trial."""
-    if make(config.hydra.sweeper.get("pruner")) is None:
+    """The pruner, its fit with the seeds a trial, and a launcher whose jobs can report to the
+    study, before any trial."""
+    if (pruner := make(config.hydra.sweeper.get("pruner"))) is None:
+        return
+    seeds.check(pruner, seeds.seeds_per_trial(config.hydra.sweeper))
+    if seeds.per_seed(pruner):  # the sweeper reports each seed's value itself
         return
     launcher = config.hydra.launcher._target_
     if launcher not in REPORTING_LAUNCHERS:

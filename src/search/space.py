@@ -29,10 +29,10 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from src.config import Checked, Config, ConfigError, to_typed
-from src.search import pruning
+from src.search import pruning, seeds
 
 TARGET = "hydra_plugins.mnist_lab.optuna_sweeper.OptunaSweeper"
-TRIAL_TAG = "optuna.trial"  # on each trial's run: its number, which is also its Hydra job number
+TRIAL_TAG = "optuna.trial"  # on each trial's runs: its number (src.search.seeds: job numbers)
 STORAGE, STUDY = "optuna.db", "study"  # in the sweep dir: one study per storage, so one name
 NEVER_SEARCHED = ("seed",)
 
@@ -46,6 +46,7 @@ class StudySettings(Checked):
     n_jobs: Union[int, str] = "auto"
     seed: int = 0
     max_failure_rate: float = 0.0
+    seeds_per_trial: int = 1
 
     def __post_init__(self) -> None:
         self.check("n_trials", self.n_trials >= 1, ">= 1 (trials in the study, all launches)")
@@ -53,6 +54,8 @@ class StudySettings(Checked):
         self.check("n_jobs", auto_or_count, "auto or a number of trials side by side >= 1")
         self.check("seed", 0 <= self.seed < 2**32, "in [0, 2**32)")
         self.check("max_failure_rate", 0.0 <= self.max_failure_rate <= 1.0, "in [0, 1]")
+        self.check("seeds_per_trial", self.seeds_per_trial >= 1,
+                   ">= 1 (runs a trial trains, at seeds seed, seed+1, ...; its value: their mean)")
 
     @classmethod
     def of(cls, sweeper: DictConfig) -> "StudySettings":
@@ -224,4 +227,6 @@ def preflight(config: DictConfig) -> list[Config]:
 
         study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{sweep_dir / STORAGE}")
         check_same_space(sweep_dir, study.user_attrs.get("search_space"), space)
+        seeds.check_same(sweep_dir, seeds.recorded(study),
+                         StudySettings.of(config.hydra.sweeper).seeds_per_trial)
     return trials

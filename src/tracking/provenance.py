@@ -13,6 +13,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from src.config import Config, reg_label
+from src.search import seeds
 from src.search import space as search_space
 from src.sweeps import gpus
 from src.tracking import resume
@@ -32,13 +33,19 @@ def run_name(cfg: Config) -> str:
 
 
 def trial_number() -> int | None:
-    """The Optuna trial this process runs (hydra_plugins/mnist_lab/optuna_sweeper.py numbers
-    its jobs as its trials), None outside a study."""
+    """The Optuna trial this process runs, None outside a study."""
+    return seat[0] if (seat := trial_seat()) else None
+
+
+def trial_seat() -> tuple[int, int] | None:
+    """(trial, seed index) of this job in a study (src.search.seeds numbers a trial's seeds'
+    jobs from trial * seeds_per_trial), None outside a study."""
     if not HydraConfig.initialized():
         return None
     hydra = HydraConfig.get()
-    in_study = hydra.mode == RunMode.MULTIRUN and hydra.sweeper._target_ == search_space.TARGET
-    return hydra.job.num if in_study else None
+    if hydra.mode != RunMode.MULTIRUN or hydra.sweeper._target_ != search_space.TARGET:
+        return None
+    return divmod(hydra.job.num, seeds.seeds_per_trial(hydra.sweeper))
 
 
 def flat_params(cfg: Config) -> dict[str, Any]:
@@ -102,6 +109,8 @@ def run_tags() -> dict[str, str]:
             tags["hydra.job_num"] = str(hydra.job.num)
             if parent := resume.parent_run_id(Path(hydra.sweep.dir)):
                 tags["mlflow.parentRunId"] = parent  # nests the run under its sweep in the UI
-            if (trial := trial_number()) is not None:
-                tags[search_space.TRIAL_TAG] = str(trial)
+            if seat := trial_seat():
+                tags[search_space.TRIAL_TAG] = str(seat[0])
+                if seeds.seeds_per_trial(hydra.sweeper) > 1:
+                    tags[seeds.SEED_TAG] = str(seat[1])
     return tags
