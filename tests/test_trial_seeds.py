@@ -76,16 +76,16 @@ def test_rounds_let_each_pruner_stop_a_trial_before_its_other_seeds():
     assert seeds.rounds(1, MedianPruner()) == [[0]]
 
 
-@pytest.mark.parametrize(("pruner", "k", "message"), [
-    (WilcoxonPruner(), 1, "WilcoxonPruner compares trials seed by seed: set "
-                          "hydra.sweeper.seeds_per_trial >= 2"),
-    (WilcoxonPruner(p_threshold=0.1), 4, "only after 4 of its seeds .* use seeds_per_trial "
-                                         ">= 5 or a larger p_threshold"),
-    (WilcoxonPruner(p_threshold=0.3, n_startup_steps=3), 3, "only after 3 of its seeds"),
+@pytest.mark.parametrize(("settings", "k", "message"), [
+    ({}, 1, "WilcoxonPruner compares trials seed by seed: set "
+            "hydra.sweeper.seeds_per_trial >= 2"),
+    ({"p_threshold": 0.1}, 4, "only after 4 of its seeds .* use seeds_per_trial >= 5 or a "
+                              "larger p_threshold"),
+    ({"p_threshold": 0.3, "n_startup_steps": 3}, 3, "only after 3 of its seeds"),
 ])
-def test_a_seed_by_seed_pruner_that_could_never_save_a_seed_is_refused(pruner, k, message):
+def test_a_seed_by_seed_pruner_that_could_never_save_a_seed_is_refused(settings, k, message):
     with pytest.raises(ConfigError, match=message):
-        seeds.check(pruner, k)
+        seeds.check(WilcoxonPruner(**settings), k)
 
 
 def test_a_seed_by_seed_pruner_that_can_stop_early_is_accepted():

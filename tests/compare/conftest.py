@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from src.compare import cli, groups, selection, stats
+from tests.conftest import copy_of
 
 # Per-seed test accuracy we log.
 TEST_ACC = {"none": [0.9810, 0.9820, 0.9830], "dropout": [0.9812, 0.9818, 0.9836],
@@ -38,11 +39,11 @@ def log_run(client, exp_id, reg, seed, test_acc, dataset="mnist", sweep=SWEEP, m
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory):
-    """Store files made once (MLflow's schema migrations take seconds): one with an empty
-    experiment `mnist-cnn`, one with three seeds each of none, dropout and batchnorm."""
+def templates(tmp_path_factory, store_template):
+    """Store files made once: one with an empty experiment `mnist-cnn`, one with three seeds
+    each of none, dropout and batchnorm."""
     folder = tmp_path_factory.mktemp("templates")
-    client = MlflowClient(f"sqlite:///{folder / 'empty.db'}")
+    client = MlflowClient(copy_of(store_template, folder / "empty.db"))
     client.create_experiment("mnist-cnn")
     shutil.copy(folder / "empty.db", folder / "sweep.db")
     client = MlflowClient(f"sqlite:///{folder / 'sweep.db'}")
