@@ -6,7 +6,7 @@ FINISHED is read from MLflow instead of trained again, a seed whose run was prun
 trial, and any other seed runs as its job again, which resumes what its run had done.
 """
 
-import logging
+import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +19,6 @@ from src.search import seeds
 from src.search.pruning import Pruned, was_pruned
 from src.search.study import finished_value
 
-log = logging.getLogger(__name__)
 # A round's jobs, with the Hydra job number of each: returns their JobReturns in that order.
 Launch = Callable[[list[list[str]], list[int]], Sequence[JobReturn]]
 
@@ -95,11 +94,10 @@ class TrialJobs:
 
     def _complete(self, trial: optuna.trial.Trial, values: list[float]) -> None:
         """The trial's value is its seeds' mean; each seed and the spread stay beside it."""
-        recorded = seeds.spread(values)
         if self.k > 1:
-            for key, value in recorded.items():
+            for key, value in seeds.spread(values).items():
                 trial.set_user_attr(key, value)
-        self.study.tell(trial, recorded["val_accuracy_mean"])
+        self.study.tell(trial, statistics.fmean(values))
 
 
 def running(study: optuna.Study) -> list[optuna.trial.Trial]:
