@@ -52,8 +52,8 @@ def ask(study: optuna.Study, count: int) -> list:
     return [study.ask({"optimizer.lr": lr}) for _ in range(count)]
 
 
-def runner(study, k, pruner, jobs) -> TrialJobs:
-    return TrialJobs(study, k, pruner, lambda params, j: [f"seed={j}"], jobs)
+def runner(study, k, jobs) -> TrialJobs:
+    return TrialJobs(study, k, lambda params, j: [f"seed={j}"], jobs)
 
 
 def test_seed_j_of_trial_n_is_job_n_times_k_plus_j_and_a_plain_study_keeps_trial_n_as_job_n():
@@ -99,7 +99,7 @@ def test_a_trials_value_is_its_seeds_mean_with_each_seed_and_the_spread_beside_i
     values = {(0, 0): 0.90, (0, 1): 0.94, (0, 2): 0.92, (1, 0): 0.80, (1, 1): 0.82,
               (1, 2): 0.84}
     jobs = Jobs(3, lambda trial, j: values[trial, j])
-    runner(study, 3, None, jobs).run(ask(study, 2))
+    runner(study, 3, jobs).run(ask(study, 2))
     assert sorted(jobs.launched) == sorted(values)
     first, second = study.trials
     assert first.value == pytest.approx(0.92) and second.value == pytest.approx(0.82)
@@ -111,9 +111,9 @@ def test_wilcoxon_prunes_a_trial_worse_seed_by_seed_before_its_last_seeds():
     pruner = WilcoxonPruner(p_threshold=0.3)  # 2 seeds all worse: p = 0.25
     study = study_with(pruner)
     good = Jobs(3, lambda trial, j: 0.95 + 0.01 * j)
-    runner(study, 3, pruner, good).run(ask(study, 1))
+    runner(study, 3, good).run(ask(study, 1))
     worse = Jobs(3, lambda trial, j: 0.60 + 0.01 * j)
-    outcome = runner(study, 3, pruner, worse).run(ask(study, 1))
+    outcome = runner(study, 3, worse).run(ask(study, 1))
     assert worse.launched == [(1, 0), (1, 1)], "seed 2 of a pruned trial never trains"
     assert study.trials[1].state == States.PRUNED
     assert study.trials[1].intermediate_values == {0: 0.60, 1: 0.61}
@@ -123,9 +123,9 @@ def test_wilcoxon_prunes_a_trial_worse_seed_by_seed_before_its_last_seeds():
 def test_wilcoxon_keeps_a_trial_that_is_not_worse_on_every_seed():
     pruner = WilcoxonPruner(p_threshold=0.3)
     study = study_with(pruner)
-    runner(study, 3, pruner, Jobs(3, lambda trial, j: 0.95)).run(ask(study, 1))
+    runner(study, 3, Jobs(3, lambda trial, j: 0.95)).run(ask(study, 1))
     mixed = Jobs(3, lambda trial, j: (0.90, 0.97, 0.94)[j])
-    runner(study, 3, pruner, mixed).run(ask(study, 1))
+    runner(study, 3, mixed).run(ask(study, 1))
     assert len(mixed.launched) == 3 and study.trials[1].state == States.COMPLETE
 
 
@@ -133,7 +133,7 @@ def test_a_curve_pruner_judges_seed_0_and_a_pruned_trial_trains_no_other_seed():
     pruner = MedianPruner()
     study = study_with(pruner)
     jobs = Jobs(3, lambda trial, j: Pruned(1, 0.1) if trial == 1 else 0.9)
-    runner(study, 3, pruner, jobs).run(ask(study, 2))
+    runner(study, 3, jobs).run(ask(study, 2))
     assert sorted(jobs.launched) == [(0, 0), (0, 1), (0, 2), (1, 0)]
     assert [trial.state for trial in study.trials] == [States.COMPLETE, States.PRUNED]
 
@@ -141,7 +141,7 @@ def test_a_curve_pruner_judges_seed_0_and_a_pruned_trial_trains_no_other_seed():
 def test_a_failed_seed_fails_its_trial_and_is_returned_for_the_failure_rate():
     study = study_with()
     jobs = Jobs(2, lambda trial, j: RuntimeError("out of memory") if j == 1 else 0.9)
-    outcome = runner(study, 2, None, jobs).run(ask(study, 1))
+    outcome = runner(study, 2, jobs).run(ask(study, 1))
     assert study.trials[0].state == States.FAIL and len(outcome.failed) == 1
 
 
@@ -161,7 +161,7 @@ def test_a_relaunch_reads_the_finished_seeds_and_trains_only_the_rest(sqlite_uri
     runs = dict([left(0, 0, "FINISHED"), left(0, 1, "KILLED"),
                  left(1, 0, "KILLED", **{PRUNED_TAG: "1"})])
     jobs = Jobs(2, lambda trial, j: 0.7)
-    runner(study, 2, None, jobs).run(running(study), runs)
+    runner(study, 2, jobs).run(running(study), runs)
     assert jobs.launched == [(0, 1)], "the killed seed resumes; nothing else trains again"
     assert study.trials[0].value == pytest.approx((0.5 + 0.7) / 2)
     assert study.trials[1].state == States.PRUNED

@@ -60,8 +60,7 @@ class OptunaSweeper(Sweeper):
         self.space = parse(self.params, arguments)  # checked by src.preflight already
         k = self.settings.seeds_per_trial
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        self.study = study = studies.open_study(sweep_dir, self.space, self.sampler,
-                                                self.settings.seed, k)
+        study = studies.open_study(sweep_dir, self.space, self.sampler, self.settings.seed, k)
         # Hydra made the pruner (None: `none`); it decides here only between seeds (wilcoxon).
         study.pruner = self.pruner if isinstance(self.pruner, BasePruner) else None
         self.client = MlflowClient(store.tracking_uri(self.config.tracking.uri))
@@ -72,7 +71,7 @@ class OptunaSweeper(Sweeper):
         log.info(f"Study {sweep_dir / studies.STORAGE}: {len(study.trials)} of "
                  f"{self.settings.n_trials} trials already asked; searching "
                  f"{self.space.describe()}" + (f", {k} seeds a trial" if k > 1 else ""))
-        self.jobs = trials.TrialJobs(study, k, study.pruner, self._overrides, self._launch)
+        self.jobs = trials.TrialJobs(study, k, self._overrides, self._launch)
         if interrupted := trials.running(study):  # a killed launch's: finished, resumed
             log.info(f"Resuming interrupted trial(s) {[trial.number for trial in interrupted]}")
             self._run(interrupted, studies.seed_runs(self.client, parent) if parent else {})

@@ -33,7 +33,6 @@ class Outcome:
 class TrialJobs:
     study: optuna.Study
     k: int  # seeds per trial
-    pruner: Any  # the study's pruner, None for none
     overrides: Callable[[dict, int], list[str]]  # a trial's params, a seed index -> overrides
     launch: Launch
 
@@ -45,7 +44,7 @@ class TrialJobs:
         values: dict[int, dict[int, float]] = {trial.number: {} for trial in trials}
         alive = {trial.number: trial for trial in trials}
         outcome = Outcome()
-        for seed_indices in seeds.rounds(self.k, self.pruner):
+        for seed_indices in seeds.rounds(self.k, self.study.pruner):
             todo = []
             for number in list(alive):
                 for j in seed_indices:
@@ -71,7 +70,7 @@ class TrialJobs:
                     self._prune(alive.pop(number))
                 else:
                     values[number][j] = float(job.return_value)
-            if seeds.per_seed(self.pruner):
+            if seeds.per_seed(self.study.pruner):
                 for number in list(alive):
                     if self._worse_seed_by_seed(alive[number], values[number]):
                         outcome.pruned_between_seeds[number] = len(values[number])
