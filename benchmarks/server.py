@@ -24,7 +24,8 @@ def start(workdir: Path, env: dict[str, str], timeout: float = 120) -> Server:
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
              "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
              "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # as docker-compose.yml
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

@@ -100,6 +100,8 @@ mlflow_start() {
     # a pool above each worker's 40 request threads, as docker-compose.yml sets (see there)
     export MLFLOW_SQLALCHEMYSTORE_POOL_SIZE="${MLFLOW_SQLALCHEMYSTORE_POOL_SIZE:-10}"
     export MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW="${MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW:-35}"
+    # no server-side job runner, as docker-compose.yml (see there)
+    export MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"
     # own session, so `stop` can signal uvicorn's workers along with the launcher
     setsid "$PYTHON" -m mlflow "${args[@]}" >"$STATE/mlflow.log" 2>&1 </dev/null &
     pid=$!

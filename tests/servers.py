@@ -97,11 +97,16 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
     proc.wait(timeout=10)
 
 
+# As docker-compose.yml runs the server: without MLflow's server-side job runner.
+NO_JOB_RUNNER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 @contextmanager
 def mlflow_process(args: list[str], log_path: Path, env: dict | None = None) -> Iterator[str]:
     """Run `python -m mlflow <args>` (with --host/--port); yield its http URI once healthy."""
     host, port = args[args.index("--host") + 1], args[args.index("--port") + 1]
     uri = f"http://{host}:{port}"
+    env = {**(os.environ if env is None else env), **NO_JOB_RUNNER}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "mlflow", *args], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

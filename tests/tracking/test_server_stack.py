@@ -108,6 +108,16 @@ def test_the_server_pools_more_connections_than_a_worker_has_request_threads(com
         env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"])
     workers = int(_option([str(a) for a in ml["command"]], "--workers"))
     assert pool > 40 and workers * pool <= 100 - 3
+
+
+def test_compose_the_native_script_and_the_test_servers_run_without_mlflows_job_runner(
+        compose_file):
+    """MLflow's server-side job runner (GenAI jobs, which the project never submits) starts
+    eight more processes that cost ~40 CPU-seconds: compose turns it off, and the native script
+    and the tests' servers run with what compose sets."""
+    env = compose_file["services"]["mlflow"]["environment"]
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert servers.NO_JOB_RUNNER.items() <= env.items()
     script = (ROOT / "scripts" / "tracking-server.sh").read_text()
     for key, value in env.items():
         assert f'export {key}="${{{key}:-{value}}}"' in script
