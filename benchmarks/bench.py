@@ -67,7 +67,7 @@ def child_env(args, extra: list[str]) -> dict[str, str]:
 def run_child(cmd: list[str], env: dict[str, str], workdir: Path, name: str) -> dict:
     """Run one side in a fresh process; its result file plus the kernel's rusage of the child."""
     result, log = workdir / f"{name}.json", workdir / f"{name}.log"
-    env = {**env, "BENCH_T0": repr(time.time())}
+    env = {**env, "BENCH_T0": repr(time.monotonic())}
     with open(log, "w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, *cmd, "--result", str(result)],

@@ -1,8 +1,10 @@
 """What both benchmark sides measure inside their process, and the result file they write.
 
 Shared by side A (the project) and side B (the notebook script) so both are timed the same
-way. Times are wall clock; `BENCH_T0` is the harness's `time.time()` just before it started
-the process, so "start-up" includes the interpreter, the imports and the data loading.
+way. `BENCH_T0` is the harness's `time.monotonic()` just before it started the process, so
+"start-up" includes the interpreter, the imports and the data loading. Monotonic, not wall
+clock: on Linux it is one system-wide clock, so stamps compare across processes, and a virtual
+machine's wall clock stepping by its time sync cannot make a start-up longer than its process.
 """
 
 import json
@@ -20,7 +22,7 @@ class Probe(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.first_batch_begin = None  # time.time() when the first batch is about to run
+        self.first_batch_begin = None  # time.monotonic() when the first batch is about to run
         self.first_batch_end = None  # ... and when it has run (tracing/compilation included)
         self.train_seconds: list[float] = []  # per epoch, training batches only
         self.train_cpu_seconds: list[float] = []  # ... as CPU time of all threads: load-robust
@@ -41,13 +43,13 @@ class Probe(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.first_batch_begin is None:
-            self.first_batch_begin = time.time()
+            self.first_batch_begin = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         if self.first_batch_end is None:
             for value in (logs or {}).values():
                 keras.ops.convert_to_numpy(value)  # waits for backends that dispatch async (JAX)
-            self.first_batch_end = time.time()
+            self.first_batch_end = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start, self._train_end = time.perf_counter(), None
