@@ -129,10 +129,10 @@ def sqlite_uri(tmp_path, store_template):
 
 
 @pytest.fixture
-def mlflow_server(tmp_path):
+def mlflow_server(tmp_path, store_template):
     """http URI of a real `mlflow server` with a fresh temp SQLite store (one per test, so tests
     can count runs); stopped at teardown."""
     workdir = tmp_path / "mlflow-server"
-    workdir.mkdir()
+    copy_of(store_template, workdir / "mlflow.db")  # the server starts without migrating it
     with servers.mlflow_sqlite_server(workdir) as uri:
         yield uri

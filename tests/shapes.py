@@ -15,9 +15,8 @@ SWEEP = ("-m", "reg=none,dropout,batchnorm", "model=resnet", "trainer.epochs=1",
          "tracking.system_metrics=false")
 
 
-def sweep_runs(tmp_path: Path, experiment: str, *overrides: str) -> tuple[MlflowClient, list]:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_cli("src.train", *SWEEP, *overrides, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
+def sweep_runs(cwd: Path, uri: str, experiment: str, *overrides: str) -> tuple[MlflowClient, list]:
+    result = run_cli("src.train", *SWEEP, *overrides, cwd=cwd, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
     mlflow.set_tracking_uri(uri)  # models:/ URIs resolve in the fluent API's store

@@ -95,8 +95,8 @@ def test_validation_and_test_data_are_never_augmented(built):
 
 @needs_data
 @pytest.mark.slow
-def test_an_augmented_smoothed_cosine_run_trains_on_jax(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_an_augmented_smoothed_cosine_run_trains_on_jax(tmp_path, sqlite_uri):
+    uri = sqlite_uri
     result = run_cli("src.train", "dataset=fashion_mnist", "augment=clothes", "schedule=cosine",
                      "optimizer=adamw", "trainer.label_smoothing=0.1", "trainer.epochs=2",
                      "trainer.batch_size=64", "dataset.train_limit=1024",

@@ -10,9 +10,9 @@ from tests.shapes import colour_share, confusion_header, signature_shape, sweep_
 pytestmark = pytest.mark.slow
 
 
-def test_a_cifar_archive_sweeps_the_resnet_on_32x32_colour_images(tmp_path):
+def test_a_cifar_archive_sweeps_the_resnet_on_32x32_colour_images(tmp_path, sqlite_uri):
     sha = write_cifar_archive(tmp_path / "data" / "cifar10", per_batch=40, test=60)
-    client, runs = sweep_runs(tmp_path, "cifar10-resnet", "dataset=cifar10",
+    client, runs = sweep_runs(tmp_path, sqlite_uri, "cifar10-resnet", "dataset=cifar10",
                               f"dataset.data_dir={tmp_path / 'data'}",
                               f"dataset.loader.sha256={sha}", "dataset.val_size=40")
     for run in runs:

@@ -61,8 +61,8 @@ CHATTER = re.compile(r"^[IWE]\d{4} |absl::InitializeLog|oneDNN|cuda|Warning:|war
 
 
 @pytest.mark.slow
-def test_a_good_run_prints_its_run_the_epochs_and_the_result_and_nothing_else(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_good_run_prints_its_run_the_epochs_and_the_result_and_nothing_else(tmp_path, sqlite_uri):
+    uri = sqlite_uri
     result = run_cli("src.train", *SMALL, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, result.stderr[-3000:]
     run_id = MlflowClient(uri).search_runs(

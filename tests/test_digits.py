@@ -8,8 +8,8 @@ from tests.shapes import colour_share, confusion_header, signature_shape, sweep_
 pytestmark = pytest.mark.slow
 
 
-def test_digits_sweep_the_resnet_on_8x8_grayscale_images(tmp_path):
-    client, runs = sweep_runs(tmp_path, "digits-resnet", "dataset=digits")
+def test_digits_sweep_the_resnet_on_8x8_grayscale_images(tmp_path, sqlite_uri):
+    client, runs = sweep_runs(tmp_path, sqlite_uri, "digits-resnet", "dataset=digits")
     for run in runs:
         assert signature_shape(run) == (-1, 8, 8, 1)
         assert run.data.params["data.n_train"] == "1149" and run.data.params["data.n_test"] == "360"

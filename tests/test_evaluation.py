@@ -86,8 +86,8 @@ def test_tta_and_ema_are_refused_out_of_range_in_one_line(compose):
 
 @pytest.mark.slow
 def test_a_run_with_tta_and_ema_logs_both_accuracies_and_the_averaged_model(compose, synthetic,
-                                                                            tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+                                                                            tmp_path, sqlite_uri):
+    uri = sqlite_uri
     cfg = compose(*synthetic, "dataset.flippable=true", "trainer.tta=flip", "trainer.ema=true",
                   "trainer.epochs=2", "dataset.train_limit=1000", f"tracking.uri={uri}",
                   "tracking.system_metrics=false")

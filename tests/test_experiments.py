@@ -96,8 +96,8 @@ def test_debug_is_one_epoch_on_a_small_subset(compose):
 
 
 @pytest.mark.slow
-def test_every_preset_trains_in_one_multirun(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_every_preset_trains_in_one_multirun(tmp_path, sqlite_uri):
+    uri = sqlite_uri
     result = run_cli(
         "src.train", "-m", "experiment=glob(*)", "trainer.epochs=1", "dataset.train_limit=500",
         cwd=tmp_path, MLFLOW_TRACKING_URI=uri,

@@ -47,12 +47,12 @@ def test_the_page_counts_two_new_files_and_no_edit_for_each_kind():
 
 
 def test_a_model_dataset_and_regularizer_of_your_own_train_without_touching_the_project(
-        tmp_path):
+        tmp_path, sqlite_uri):
     for path, content in user_files().items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(content)
     before = project_state()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_uri
     args = COMMAND.split(" -m src.train ")[1].replace("seed=0,1,2", "seed=0").split()
     result = run_cli("src.train", *args, "trainer.epochs=2", cwd=tmp_path,
                      PYTHONPATH=f"{ROOT}:{tmp_path}", MLFLOW_TRACKING_URI=uri)

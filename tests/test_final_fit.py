@@ -56,8 +56,8 @@ def test_a_study_refuses_the_final_fit_whose_trials_it_could_not_score(tmp_path)
 
 @pytest.mark.slow
 def test_a_final_fit_run_records_itself_and_compares_beside_a_validated_one(compose, synthetic,
-                                                                            tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+                                                                            tmp_path, sqlite_uri):
+    uri = sqlite_uri
     common = (*synthetic, "trainer.epochs=2", "dataset.train_limit=1000", f"tracking.uri={uri}",
               "tracking.system_metrics=false", "tracking.log_model=false")
     assert train_config(compose(*common, "dataset.final_fit=true"), tmp_path / "final") is None

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from src.config import CONF_DIR, register
-from tests.conftest import run_cli
+from tests.conftest import copy_of, run_cli
 
 pytestmark = pytest.mark.slow
 EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -20,10 +20,10 @@ TRAIN = ("dataset=digits", "model=mlp", "trainer.epochs=3", "tracking.log_model=
 
 
 @pytest.fixture(scope="module")
-def original(tmp_path_factory):
+def original(tmp_path_factory, store_template):
     """A single run trained in one directory: (tracking URI, its run)."""
     cwd = tmp_path_factory.mktemp("original")
-    uri = f"sqlite:///{cwd / 'mlflow.db'}"
+    uri = copy_of(store_template, cwd / "mlflow.db")
     result = run_cli("src.train", *TRAIN, cwd=cwd, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)

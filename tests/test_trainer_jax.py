@@ -13,11 +13,11 @@ pytest.importorskip("jax", reason="install the `jax` extra: pip install -e '.[ja
 
 @pytest.mark.slow
 @needs_data
-def test_a_tracked_run_trains_on_jax_with_tensorflow_unimportable(tmp_path):
+def test_a_tracked_run_trains_on_jax_with_tensorflow_unimportable(tmp_path, sqlite_uri):
     blocked = tmp_path / "blocked" / "tensorflow"
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text("raise ImportError('tensorflow is blocked by this test')")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_uri
     result = run_cli("src.train", "reg=batchnorm", "trainer.epochs=2", "trainer.batch_size=64",
                      "dataset.train_limit=256", "dataset.val_size=500", cwd=tmp_path,
                      KERAS_BACKEND="jax", MLFLOW_TRACKING_URI=uri,
@@ -34,10 +34,11 @@ def test_a_tracked_run_trains_on_jax_with_tensorflow_unimportable(tmp_path):
 
 @pytest.mark.slow
 @needs_data
-def test_data_parallel_over_two_devices_follows_the_one_device_run_and_records_them(tmp_path):
+def test_data_parallel_over_two_devices_follows_the_one_device_run_and_records_them(
+        tmp_path, sqlite_uri):
     """Two devices simulated on the CPU, as on a 2-GPU machine: the same batches, each split
     in two, the same losses up to float rounding."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_uri
     small = ("trainer.epochs=2", "trainer.batch_size=64", "dataset.train_limit=1024",
              "dataset.val_size=512", "tracking.log_model=false", "tracking.skip_finished=false",
              "tracking.system_metrics=false")

@@ -24,8 +24,8 @@ def test_bad_arguments_are_usage_errors(args, message, capsys):
 
 
 @pytest.mark.slow
-def test_seed_sweep_then_compare_end_to_end(tmp_path, synthetic):
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+def test_seed_sweep_then_compare_end_to_end(tmp_path, sqlite_uri, synthetic):
+    env = {"MLFLOW_TRACKING_URI": sqlite_uri}
     sweep = run_cli("src.train", "-m", "reg=none,dropout", "seed=0,1", "trainer.epochs=1",
                     "dataset.train_limit=1000", *synthetic, cwd=tmp_path, **env)
     assert sweep.returncode == 0, sweep.stderr[-3000:]

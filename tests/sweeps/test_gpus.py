@@ -84,10 +84,10 @@ def test_memory_growth_is_asked_only_for_a_visible_gpu_that_jobs_share(monkeypat
 
 
 @pytest.mark.slow
-def test_a_sweep_on_two_gpus_pins_a_worker_to_each_and_tags_the_assignment(tmp_path):
+def test_a_sweep_on_two_gpus_pins_a_worker_to_each_and_tags_the_assignment(tmp_path, sqlite_uri):
     """Two GPUs as CUDA_VISIBLE_DEVICES names them: the plan and the pinning run for real; the
     jobs train on this CPU (TensorFlow finds no device behind the names)."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_uri
     result = run_cli("src.train", "-m", "dataset=digits", "model=mlp", "reg=none,l2",
                      "trainer.epochs=1", "tracking.log_model=false", cwd=tmp_path,
                      MLFLOW_TRACKING_URI=uri, CUDA_VISIBLE_DEVICES="0,1")

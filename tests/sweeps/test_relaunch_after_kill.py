@@ -19,8 +19,8 @@ from tests.sweeps.launches import (
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 
-def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path, synthetic):
-    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
+def test_a_relaunch_after_kill_9_of_the_launcher_resumes_its_jobs(tmp_path, sqlite_uri, synthetic):
+    uri, gate = sqlite_uri, Gate(tmp_path)
     first = Training(*SWEEP, *synthetic, "hydra.launcher.workers=2", cwd=tmp_path,
                      MLFLOW_TRACKING_URI=uri, **gate.env)
     first.wait_until(lambda: "Sweep parent run" in first.output

@@ -15,9 +15,9 @@ from tests.sweeps.launches import SWEEP, assert_every_point_once, every_job_logg
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 
-def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_once(tmp_path,
-                                                                                   synthetic):
-    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
+def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_once(
+        tmp_path, sqlite_uri, synthetic):
+    uri, gate = sqlite_uri, Gate(tmp_path)
     first = Training(*SWEEP, *synthetic, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
     first.wait_until(lambda: "Sweep parent run" in first.output
                      and every_job_logged_an_epoch(uri), "an epoch logged by both jobs")
@@ -35,8 +35,8 @@ def test_a_second_launch_of_a_running_sweep_is_refused_and_each_point_is_stored_
     assert_every_point_once(uri, epochs=3)
 
 
-def test_a_study_launched_twice_is_refused_so_no_trial_runs_twice(tmp_path):
-    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
+def test_a_study_launched_twice_is_refused_so_no_trial_runs_twice(tmp_path, sqlite_uri):
+    uri, gate = sqlite_uri, Gate(tmp_path)
     study = ("-m", "hparams_search=mnist_cnn", "hydra.sweeper.n_trials=2",
              "hydra.sweeper.n_jobs=1", "trainer.epochs=2", "dataset.train_limit=1000",
              "dataset.val_size=500", "tracking.log_model=false")

@@ -37,8 +37,8 @@ SWEEP = ("-m", "hydra/sweeper=until_decided", "dataset=digits", "model=mlp", "re
 
 @pytest.mark.slow
 @pytest.mark.faults
-def test_a_two_round_sweep_killed_in_its_second_round_resumes_and_decides(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_two_round_sweep_killed_in_its_second_round_resumes_and_decides(tmp_path, sqlite_uri):
+    uri = sqlite_uri
     gate = Gate(tmp_path, from_job=4)  # round 2 (jobs 4 to 7) holds after its first epoch
     first = Training(*SWEEP, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, **gate.env)
     first.wait_until(lambda: "Round 1/2: reg=l2: " in first.output

@@ -25,8 +25,8 @@ def workers_of(launcher: psutil.Process) -> set[int]:
     return found
 
 
-def test_a_worker_count_above_the_jobs_starts_no_more_workers_than_jobs(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_a_worker_count_above_the_jobs_starts_no_more_workers_than_jobs(tmp_path, sqlite_uri):
+    uri = sqlite_uri
     asked = plan.SQLITE_MAX_WORKERS  # the most a SQLite store takes, far above the 2 jobs
     sweep = Training("-m", "seed=0,1", "dataset=digits", "model=mlp", "trainer.epochs=5",
                      f"hydra.launcher.workers={asked}", cwd=tmp_path, MLFLOW_TRACKING_URI=uri)

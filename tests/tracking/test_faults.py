@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests import servers
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_of, run_cli
 from tests.processes import Gate, Training
 
 pytestmark = pytest.mark.faults
@@ -40,9 +40,10 @@ def assert_every_epoch_once(uri: str, run_id: str, epochs: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.server
-def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path, synthetic):
+def test_server_restart_mid_training_loses_and_duplicates_no_epoch(tmp_path, store_template,
+                                                                    synthetic):
     store = tmp_path / "server"
-    store.mkdir()
+    copy_of(store_template, store / "mlflow.db")
     port = servers.free_port()
     args = ["server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
             "--serve-artifacts", "--artifacts-destination", str(store / "artifacts"),
@@ -89,8 +90,8 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes_the_same_run(tmp_path, m
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_run_killed(tmp_path, synthetic):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_sigterm_ends_the_run_killed(tmp_path, sqlite_uri, synthetic):
+    uri = sqlite_uri
     training = Training("trainer.epochs=20", *SMALL, *synthetic, cwd=tmp_path,
                         MLFLOW_TRACKING_URI=uri)
     training.wait_until(lambda: training.run_started and logged_epochs(uri) >= 1,
@@ -119,9 +120,9 @@ def each_logged_an_epoch(uri: str, jobs: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
-def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_it(tmp_path,
-                                                                                  synthetic, stop):
-    uri, gate = f"sqlite:///{tmp_path / 'mlflow.db'}", Gate(tmp_path)
+def test_a_stopped_concurrent_sweep_ends_every_run_and_the_same_command_resumes_it(
+        tmp_path, sqlite_uri, synthetic, stop):
+    uri, gate = sqlite_uri, Gate(tmp_path)
     command = ("-m", "seed=0,1", "hydra.launcher.workers=2", "trainer.epochs=3",
                "dataset.train_limit=1000", "dataset.val_size=500", *synthetic)
     # Every job holds after its first epoch until the gate opens (it never does): stopped
@@ -175,11 +176,11 @@ keras.Model.fit = fit_failing_in_job_0
 
 
 @pytest.mark.slow
-def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path, synthetic):
+def test_a_job_that_raises_fails_its_run_and_the_sweep_names_it(tmp_path, sqlite_uri, synthetic):
     inject = tmp_path / "inject"
     inject.mkdir()
     (inject / "sitecustomize.py").write_text(FAILING_JOB)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_uri
     result = run_cli("src.train", "-m", "seed=0,1", "trainer.epochs=1", *SMALL, *synthetic,
                      "hydra.launcher.workers=2", cwd=tmp_path, MLFLOW_TRACKING_URI=uri,
                      PYTHONPATH=f"{inject}{os.pathsep}{ROOT}")

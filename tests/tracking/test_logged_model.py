@@ -17,17 +17,17 @@ from mlflow import MlflowClient
 from src import data
 from src.tracking import datasets
 from tests import servers
-from tests.conftest import ROOT, cli_env, data_dir, run_cli
+from tests.conftest import ROOT, cli_env, copy_of, data_dir, run_cli
 
 pytestmark = pytest.mark.slow
 SMALL = ("trainer.epochs=1", "dataset.train_limit=1000", "dataset.val_size=1000")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, store_template):
     """One run of `python -m src.train` on the defaults, into a fresh SQLite store."""
     workdir = tmp_path_factory.mktemp("trained")
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    uri = copy_of(store_template, workdir / "mlflow.db")
     result = run_cli("src.train", *SMALL, cwd=workdir, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)

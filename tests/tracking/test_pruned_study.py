@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from src.search import pruning
 from src.search import study as studies
-from tests.conftest import run_cli
+from tests.conftest import copy_of, run_cli
 from tests.processes import Training
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -27,10 +27,10 @@ STUDY = ("-m", "hydra/sweeper=optuna", "dataset=digits", "model=mlp",
 
 
 @pytest.fixture(scope="module")
-def pruned_killed_relaunched(tmp_path_factory):
+def pruned_killed_relaunched(tmp_path_factory, store_template):
     """(uri, sweep dir, the trials done when the sweep was killed, the relaunch's output)."""
     cwd = tmp_path_factory.mktemp("pruned")
-    uri = f"sqlite:///{cwd / 'mlflow.db'}"
+    uri = copy_of(store_template, cwd / "mlflow.db")
     first = Training(*STUDY, cwd=cwd, MLFLOW_TRACKING_URI=uri)
     first.wait_until(lambda: "pruned after epoch" in first.output, "a pruned trial")
     first.kill(signal.SIGKILL)  # the launching process and its workers

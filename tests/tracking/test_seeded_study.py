@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from src.search import seeds
 from src.search import study as studies
-from tests.conftest import run_cli
+from tests.conftest import copy_of, run_cli
 from tests.processes import Training
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -32,11 +32,11 @@ COMPLETE, PRUNED = (0, 1), (2, 3)
 
 
 @pytest.fixture(scope="module")
-def seeded_study(tmp_path_factory):
+def seeded_study(tmp_path_factory, store_template):
     """The study killed (the launching process only) after trial 2's first epoch, then
     launched again: (uri, sweep dir, the runs the kill left, the relaunch's output)."""
     cwd = tmp_path_factory.mktemp("seeded")
-    uri = f"sqlite:///{cwd / 'mlflow.db'}"
+    uri = copy_of(store_template, cwd / "mlflow.db")
     first = Training(*STUDY, cwd=cwd, MLFLOW_TRACKING_URI=uri)
     first.wait_until(lambda: f"trial2-digits-mlp-none-s{SEED} epoch 1/" in first.output,
                      "trial 2's first epoch")  # its other epochs take seconds: it is killed

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from src.search import insight
 from src.search import study as studies
-from tests.conftest import needs_data, run_cli
+from tests.conftest import copy_of, needs_data, run_cli
 from tests.processes import Training
 from tests.tracking.test_faults import assert_every_epoch_once
 
@@ -28,11 +28,11 @@ STUDY = ("-m", "hparams_search=mnist_cnn", f"hydra.sweeper.n_trials={TRIALS}",
 
 
 @pytest.fixture(scope="module")
-def killed_and_relaunched(tmp_path_factory):
+def killed_and_relaunched(tmp_path_factory, store_template):
     """The study killed (kill -9, the launching process only) after trial 1's first epoch,
     then launched again to the end: (uri, sweep dir, trial 1's run id, what the kill left)."""
     cwd = tmp_path_factory.mktemp("study")
-    uri = f"sqlite:///{cwd / 'mlflow.db'}"
+    uri = copy_of(store_template, cwd / "mlflow.db")
     first = Training(*STUDY, cwd=cwd, MLFLOW_TRACKING_URI=uri)
     trial_1 = lambda: next(cwd.glob("multirun/*/1"), None)  # noqa: E731
     first.wait_until(lambda: trial_1() and (trial_1() / "backup").exists(), "trial 1's epoch 1")

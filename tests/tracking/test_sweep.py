@@ -97,9 +97,9 @@ def test_six_jobs_side_by_side_on_the_default_sqlite_store_log_exactly(tmp_path,
     assert done == ["1", "2", "3", "4", "5", "6"]
 
 
-def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp_path,
+def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp_path, sqlite_uri,
                                                                              synthetic):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = sqlite_uri
     sweep = ("src.train", "-m", "reg=none,dropout", *SMALL, *synthetic)
     first = run_cli(*sweep, cwd=tmp_path, MLFLOW_TRACKING_URI=uri, DATA_DIR="")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -128,8 +128,8 @@ def test_relaunched_sweep_skips_finished_configs_and_the_force_knob_retrains(tmp
     assert len(none_runs) == 2 and len({r.data.tags["config_hash"] for r in none_runs}) == 1
 
 
-def test_slurm_launcher_runs_a_sweep_with_submitits_local_executor(tmp_path, synthetic):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_slurm_launcher_runs_a_sweep_with_submitits_local_executor(tmp_path, sqlite_uri, synthetic):
+    uri = sqlite_uri
     result = run_cli("src.train", "-m", "hydra/launcher=slurm_local", "reg=none,dropout", *SMALL,
                      *synthetic, cwd=tmp_path, MLFLOW_TRACKING_URI=uri)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
