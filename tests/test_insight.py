@@ -67,8 +67,12 @@ def test_the_command_prints_the_summary_of_a_sweep_dirs_study(tmp_path):
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(insight.PLOTS)
 
 
-def test_a_folder_without_a_study_is_refused_in_one_line(tmp_path):
-    result = run_cli("src.search", str(tmp_path), cwd=ROOT)
+def test_a_folder_without_a_study_is_refused_in_one_line_before_optuna_loads(tmp_path):
+    result = run_cli("src.search", str(tmp_path), cwd=ROOT, PYTHONPROFILEIMPORTTIME="1")
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"search: error: {tmp_path} holds no study ({STORAGE}): give "
-                                     "the sweep dir an `-m hparams_search=...` launch printed")
+    lines = result.stderr.strip().splitlines()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")}
+    assert not imported & {"optuna", "mlflow"}
+    assert [line for line in lines if not line.startswith("import time")] == [
+        f"search: error: {tmp_path} holds no study ({STORAGE}): give the sweep dir an "
+        "`-m hparams_search=...` launch printed"]

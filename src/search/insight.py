@@ -22,7 +22,7 @@ import optuna
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from src.search.space import STORAGE, STUDY
+from src.search.space import STUDY, storage_file
 from src.search.study import OBJECTIVE
 
 FOLDER = "study"  # the parent run's artifact folder for the figures and importances.json
@@ -126,9 +126,6 @@ def record(client: MlflowClient, parent_run_id: str, study: optuna.Study) -> Non
 
 def load(sweep_dir: Path) -> optuna.Study:
     """The study in a sweep dir, read-only in spirit: nothing here writes to it."""
-    storage = sweep_dir / STORAGE
-    if not storage.is_file():
-        raise FileNotFoundError(f"{sweep_dir} holds no study ({STORAGE}): give the sweep dir "
-                                "an `-m hparams_search=...` launch printed")
+    storage = storage_file(sweep_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.load_study(study_name=STUDY, storage=f"sqlite:///{storage}")

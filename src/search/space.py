@@ -37,6 +37,15 @@ STORAGE, STUDY = "optuna.db", "study"  # in the sweep dir: one study per storage
 NEVER_SEARCHED = ("seed",)
 
 
+def storage_file(sweep_dir: Path) -> Path:
+    """The study's storage in `sweep_dir`; checked here, before Optuna and MLflow load."""
+    storage = sweep_dir / STORAGE
+    if not storage.is_file():
+        raise FileNotFoundError(f"{sweep_dir} holds no study ({STORAGE}): give the sweep dir "
+                                "an `-m hparams_search=...` launch printed")
+    return storage
+
+
 @dataclass
 class StudySettings(Checked):
     """`hydra.sweeper.*` besides the space and the sampler (conf/hydra/sweeper/optuna.yaml)."""
