@@ -11,15 +11,14 @@ argparse rather than Hydra: on a Hydra command line `experiment=...` picks a pre
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from mlflow.exceptions import MlflowException
-
-from src.compare import stats
-from src.compare.comparison import ComparisonConfig, compare
-from src.compare.selection import CompareError, Selection
+from src.compare import ALPHA
 from src.errors import BadInput
-from src.tracking.store import tracking_uri
+from src.tracking import store
+
+if TYPE_CHECKING:  # loaded once the arguments and the store are checked
+    from src.compare.comparison import ComparisonConfig
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -47,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
                    help="only child runs of this parent run (tag mlflow.parentRunId)")
     p.add_argument("--baseline", help="group the others are tested against "
                                       "(default: none if present, else the first)")
-    p.add_argument("--alpha", type=float, default=stats.ALPHA, help="significance level")
+    p.add_argument("--alpha", type=float, default=ALPHA, help="significance level")
     p.add_argument("--out", type=Path, help="report folder (default reports/<experiment>-<time>)")
     p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else "
                                           "sqlite:///mlflow.db in the current directory")
@@ -55,10 +54,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse(argv: Optional[list[str]] = None) -> ComparisonConfig:
+def parse(argv: Optional[list[str]] = None) -> "ComparisonConfig":
     p = parser()
-    args = p.parse_args(argv)
-    uri = tracking_uri(args.tracking_uri)  # the store src.train logs to
+    return config(p, p.parse_args(argv))
+
+
+def config(p: argparse.ArgumentParser, args: argparse.Namespace) -> "ComparisonConfig":
+    from src.compare.comparison import ComparisonConfig
+    from src.compare.selection import CompareError, Selection
+
+    uri = store.tracking_uri(args.tracking_uri)  # the store src.train logs to
     try:
         return ComparisonConfig(
             Selection(uri, args.experiment, dict(args.filter), args.sweep_dir, args.parent_run),
@@ -68,7 +73,18 @@ def parse(argv: Optional[list[str]] = None) -> ComparisonConfig:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    cfg = parse(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    try:  # a missing store or a dead server is told before MLflow and SciPy load (seconds)
+        store.check_readable(store.tracking_uri(args.tracking_uri))
+    except BadInput as err:
+        print(f"compare: error: {err}", file=sys.stderr)
+        return 1
+    cfg = config(p, args)
+    from mlflow.exceptions import MlflowException
+
+    from src.compare.comparison import compare
+
     try:
         report, path = compare(cfg)
     except (BadInput, MlflowException) as err:

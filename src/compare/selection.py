@@ -96,12 +96,8 @@ class RunRecord:
 
 
 def open_client(uri: str) -> MlflowClient:
-    """A client for an existing, reachable store: MLflow would silently create an empty SQLite
-    file, and retry a dead server for minutes."""
-    if not store.store_exists(uri):
-        raise NoRunsError(f"no tracking store at {uri}: train first (python -m src.train) "
-                          "or point --tracking-uri / MLFLOW_TRACKING_URI at the store")
-    store.check_reachable(uri)
+    """A client for an existing, reachable store (`store.check_readable`)."""
+    store.check_readable(uri)
     return MlflowClient(uri)
 
 

@@ -11,11 +11,10 @@ from typing import Optional
 import numpy as np
 from scipy import stats
 
-from src.compare import inference
+from src.compare import ALPHA, inference
 from src.compare.selection import CompareError, RunRecord
 
 CONFIDENCE = 0.95
-ALPHA = 0.05
 TEST_NAME = "Welch's t-test (two-sided, unequal variances: scipy.stats.ttest_ind(equal_var=False))"
 
 

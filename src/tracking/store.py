@@ -44,6 +44,15 @@ def store_exists(uri: str) -> bool:
     return True
 
 
+def check_readable(uri: str) -> None:
+    """A store to read runs from, checked before any MLflow client: MLflow would create an empty
+    SQLite file where none is, and retry a dead server for minutes."""
+    if not store_exists(uri):
+        raise TrackingError(f"no tracking store at {uri}: train first (python -m src.train) or "
+                            "point --tracking-uri / MLFLOW_TRACKING_URI at the store")
+    check_reachable(uri)
+
+
 def check_reachable(uri: str, timeout: float = 5.0, patience: float = 0.0) -> None:
     """Fail fast on a dead server instead of MLflow's minutes of retries mid-run; with
     `patience`, ask again for up to that many seconds first (a sweep's job, whose server the

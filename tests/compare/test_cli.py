@@ -7,10 +7,15 @@ from src.compare import cli
 from tests.conftest import run_cli
 
 
-def test_missing_store_exits_non_zero_without_traceback(tmp_path):
-    result = run_cli("src.compare", cwd=tmp_path)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"no tracking store at sqlite:///{tmp_path / 'mlflow.db'}" in result.stderr
+def test_a_missing_store_is_told_in_one_line_before_mlflow_loads_and_not_created(tmp_path):
+    result = run_cli("src.compare", cwd=tmp_path, PYTHONPROFILEIMPORTTIME="1")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")}
+    assert not imported & {"mlflow", "scipy"}
+    [told] = [line for line in lines if not line.startswith("import time")]
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert told.startswith(f"compare: error: no tracking store at {store}: train first")
     assert not (tmp_path / "mlflow.db").exists()
 
 

@@ -46,7 +46,7 @@ def test_run_missing_a_metric_is_named_with_the_metric(store):
 
 def test_a_missing_store_is_not_created(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    with pytest.raises(NoRunsError, match="no tracking store at"):
+    with pytest.raises(TrackingError, match="no tracking store at"):
         selection.open_client(uri)
     assert not (tmp_path / "mlflow.db").exists()
 
