@@ -61,6 +61,18 @@ def run_cli(module: str, *args: str, cwd: Path, timeout: float = 900, **env: str
     )
 
 
+def user_lines(stderr: str) -> str:
+    """stderr without the lines `-X importtime` (PYTHONPROFILEIMPORTTIME=1) adds."""
+    return "\n".join(line for line in stderr.splitlines() if not line.startswith("import time:"))
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages the process imported, from `-X importtime`'s report."""
+    names = (line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines()
+             if line.startswith("import time:"))
+    return {name.split(".")[0] for name in names}
+
+
 @pytest.fixture(scope="session")
 def compose():
     """`compose(*overrides)`: conf/ composed as `python -m src.train <overrides>` composes it,

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from src.search import insight
 from src.search.space import STORAGE, STUDY
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, imported, run_cli, user_lines
 
 
 def a_study(storage: str | None = None, trials: int = 16) -> optuna.Study:
@@ -70,9 +70,7 @@ def test_the_command_prints_the_summary_of_a_sweep_dirs_study(tmp_path):
 def test_a_folder_without_a_study_is_refused_in_one_line_before_optuna_loads(tmp_path):
     result = run_cli("src.search", str(tmp_path), cwd=ROOT, PYTHONPROFILEIMPORTTIME="1")
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")}
-    assert not imported & {"optuna", "mlflow"}
-    assert [line for line in lines if not line.startswith("import time")] == [
+    assert not imported(result.stderr) & {"optuna", "mlflow"}
+    assert user_lines(result.stderr).strip() == (
         f"search: error: {tmp_path} holds no study ({STORAGE}): give the sweep dir an "
-        "`-m hparams_search=...` launch printed"]
+        "`-m hparams_search=...` launch printed")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_env, data_dir, free_port, needs_data, run_cli
+from tests.conftest import cli_env, data_dir, free_port, imported, needs_data, run_cli, user_lines
 from tests.datasets import write_cifar_archive, write_image_folder
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
@@ -104,18 +104,6 @@ def launch(*args: str, cwd: Path, **env: str) -> tuple[subprocess.CompletedProce
         result = subprocess.run([sys.executable, "-c", PEAK_RSS, str(peak), *command], cwd=cwd,
                                 env=cli_env(**env), capture_output=True, text=True, timeout=600)
         return result, int(peak.read_text()) // 1024
-
-
-def user_lines(stderr: str) -> str:
-    """stderr without `-X importtime`'s lines."""
-    return "\n".join(line for line in stderr.splitlines() if not line.startswith("import time:"))
-
-
-def imported(stderr: str) -> set[str]:
-    """Top-level packages the process imported, from `-X importtime`'s report."""
-    names = (line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines()
-             if line.startswith("import time:"))
-    return {name.split(".")[0] for name in names}
 
 
 def assert_rejected(result, message: str) -> None:

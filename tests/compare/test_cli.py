@@ -4,16 +4,14 @@ import pytest
 from mlflow import MlflowClient
 
 from src.compare import cli
-from tests.conftest import run_cli
+from tests.conftest import imported, run_cli, user_lines
 
 
 def test_a_missing_store_is_told_in_one_line_before_mlflow_loads_and_not_created(tmp_path):
     result = run_cli("src.compare", cwd=tmp_path, PYTHONPROFILEIMPORTTIME="1")
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")}
-    assert not imported & {"mlflow", "scipy"}
-    [told] = [line for line in lines if not line.startswith("import time")]
+    assert not imported(result.stderr) & {"mlflow", "scipy"}
+    [told] = user_lines(result.stderr).strip().splitlines()
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert told.startswith(f"compare: error: no tracking store at {store}: train first")
     assert not (tmp_path / "mlflow.db").exists()
