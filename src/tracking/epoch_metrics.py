@@ -13,6 +13,8 @@ from mlflow.exceptions import MlflowException
 from src.tracking import faults
 from src.tracking.resume import JobDir
 
+SYSTEM_METRICS = "system/"  # the prefix of `log_system_metrics`' samples
+
 
 class EpochMetrics(keras.callbacks.Callback):
     """Logs every epoch's metrics with step = epoch number, 1-based as Keras prints it.
@@ -33,9 +35,12 @@ class EpochMetrics(keras.callbacks.Callback):
         self._buffer(job.unsent_metrics() if job else [])
 
     def _logged(self) -> dict[str, dict[int, float]]:
-        """What the run already holds (a resumed run), by key and step."""
+        """The epochs the run already holds (a resumed run), by key and step. Not MLflow's
+        `system/...` samples: their steps count samples, not epochs."""
         values: dict[str, dict[int, float]] = {}
         for key in self.client.get_run(self.run_id).data.metrics:
+            if key.startswith(SYSTEM_METRICS):
+                continue
             for point in self.client.get_metric_history(self.run_id, key):
                 values.setdefault(key, {})[point.step] = point.value
         return values
@@ -45,12 +50,12 @@ class EpochMetrics(keras.callbacks.Callback):
         return {key: [v for _, v in sorted(steps.items())] for key, steps in self.values.items()}
 
     def on_epoch_end(self, epoch, logs=None):
-        step = epoch + 1
-        if any(step in steps for steps in self.values.values()):
+        step, logs = epoch + 1, logs or {}
+        if any(step in self.values.get(key, {}) for key in logs):
             print(f"Epoch {step} is already in run {self.run_id}; its first values are kept")
             return
         stamp = int(time.time() * 1000)
-        self._buffer([Metric(k, float(v), stamp, step) for k, v in (logs or {}).items()])
+        self._buffer([Metric(k, float(v), stamp, step) for k, v in logs.items()])
         try:
             self._send()
         except (MlflowException, requests.RequestException) as exc:
