@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from src import data, errors
 from src.config import Config, to_typed
 from src.search import space as search_space
-from src.sweeps import cost, jobs, plan, rounds
+from src.sweeps import cost, gpus, jobs, plan, rounds
 from src.tracking import store
 
 
@@ -32,6 +32,7 @@ class Preflight(Callback):
             data.describe(to_typed(config).dataset)  # val_size against its images, and such
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        gpus.allocate_as_needed_here()  # before the model builds below touch a GPU
         with errors.reported():
             if config.hydra.launcher._target_ == plan.LOCAL_LAUNCHER:
                 launcher = config.hydra.launcher  # workers: auto or >= 1; jobs_per_gpu >= 1

@@ -36,6 +36,7 @@ def execute_job(launcher_pid: int, slots: Sequence[str], sweep_dir: str, *job: A
     in_worker = os.getpid() != launcher_pid  # not in the launching process itself
     if in_worker:
         stop_with_parent(launcher_pid)
+        gpus.worker_environment(slots)
     gpus.claim(sweep_dir, slots)
     try:
         return _core.execute_job(*job)

@@ -19,6 +19,8 @@ from typing import IO, Optional
 SLOTS = ".gpu_slots"  # in the sweep dir: slot-<n>.lock
 ASSIGNED = "SWEEP_GPU"  # the GPU the launcher pinned this process to
 SHARED = "SWEEP_JOBS_PER_GPU"  # more than 1: jobs share a GPU, each growing its memory
+AS_NEEDED = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+LAUNCHER_ONLY = "SWEEP_LAUNCHER_ALLOCATOR"  # which of AS_NEEDED the launching process set
 
 _claimed: Optional[tuple[int, IO]] = None  # this process's slot and the lock that holds it
 
@@ -31,6 +33,30 @@ def environment(gpus: Sequence[str]) -> dict[str, str]:
     shared = max(gpus.count(gpu) for gpu in set(gpus))
     return {SHARED: str(shared), **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if shared > 1
                                     else {})}
+
+
+def allocate_as_needed_here() -> None:
+    """Before the launching process builds every job's model to check and cost it
+    (src.preflight): on a GPU machine TensorFlow would reserve nearly all of each GPU's memory
+    for that and JAX 75 %, held beside the jobs for the whole sweep (seen on an H200 with JAX:
+    the launcher held 75 % while its workers trained). Here both take what they use. A
+    variable the user set is kept; the ones set here are listed, and workers drop them
+    (`worker_environment`). A job run in this process (one worker) allocates as needed too."""
+    if LAUNCHER_ONLY in os.environ:
+        return  # done already in this process (or in the one that started it)
+    own = [name for name in AS_NEEDED if name not in os.environ]
+    os.environ.update({name: AS_NEEDED[name] for name in own})
+    os.environ[LAUNCHER_ONLY] = ",".join(own)
+
+
+def worker_environment(gpus: Sequence[str]) -> None:
+    """In a worker process, before its backend loads: the memory settings the launching
+    process made for itself alone are dropped, and the plan's (`environment`) apply where the
+    user set nothing else."""
+    for name in filter(None, os.environ.pop(LAUNCHER_ONLY, "").split(",")):
+        os.environ.pop(name, None)
+    for name, value in environment(gpus).items():
+        os.environ.setdefault(name, value)
 
 
 def claim(sweep_dir: Path, gpus: Sequence[str]) -> Optional[str]:

@@ -101,3 +101,26 @@ def test_a_sweep_on_two_gpus_pins_a_worker_to_each_and_tags_the_assignment(tmp_p
     jobs = [run for run in runs if run is not parent]
     assert len(jobs) == 2
     assert {run.data.tags["gpu.assigned"] for run in jobs} <= {"0", "1"}
+
+
+@pytest.mark.parametrize(("slots", "preallocate_in_workers"), [
+    (["0", "1"], None),  # a GPU each: the backend's default
+    (["0", "0"], "false"),  # two jobs a GPU: JAX allocates as it goes
+])
+def test_the_launcher_takes_gpu_memory_as_needed_and_its_workers_follow_the_plan(
+        monkeypatch, slots, preallocate_in_workers):
+    """The launching process builds every job's model (the preflight): on a GPU it must not
+    reserve the memory its workers train in. What the user set stays theirs."""
+    environ = {"TF_FORCE_GPU_ALLOW_GROWTH": "false"}  # the user's own
+    monkeypatch.setattr(os, "environ", environ)
+    gpus.allocate_as_needed_here()
+    assert environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "false"
+    launcher = dict(environ)
+    gpus.allocate_as_needed_here()  # a second sweep in the same process: the same record
+    assert environ == launcher
+    gpus.worker_environment(slots)  # a worker inherits `launcher`
+    assert environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == preallocate_in_workers
+    assert environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "false"
+    assert environ[gpus.SHARED] == str(slots.count("0"))
+    assert gpus.LAUNCHER_ONLY not in environ
