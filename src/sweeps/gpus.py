@@ -38,9 +38,8 @@ def environment(gpus: Sequence[str]) -> dict[str, str]:
 def allocate_as_needed_here() -> None:
     """Before the launching process builds every job's model to check and cost it
     (src.preflight): on a GPU machine TensorFlow would reserve nearly all of each GPU's memory
-    for that and JAX 75 %, held beside the jobs for the whole sweep (seen on an H200 with JAX:
-    the launcher held 75 % while its workers trained). Here both take what they use. A
-    variable the user set is kept; the ones set here are listed, and workers drop them
+    for that and JAX 75 %, held beside the jobs for the whole sweep. Here both take what they
+    use. A variable the user set is kept; the ones set here are listed, and workers drop them
     (`worker_environment`). A job run in this process (one worker) allocates as needed too."""
     if LAUNCHER_ONLY in os.environ:
         return  # done already in this process (or in the one that started it)
