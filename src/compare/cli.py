@@ -9,6 +9,7 @@ argparse rather than Hydra: on a Hydra command line `experiment=...` picks a pre
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -81,6 +82,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"compare: error: {err}", file=sys.stderr)
         return 1
     cfg = config(p, args)
+    # One download bar per run's predictions (the per-image section) would bury the verdicts.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.exceptions import MlflowException
 
     from src.compare.comparison import compare

@@ -34,6 +34,7 @@ def test_seed_sweep_then_compare_end_to_end(tmp_path, sqlite_uri, synthetic):
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     result = run_cli("src.compare", "--out", "report", cwd=tmp_path, **env)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Downloading artifacts" not in result.stderr  # no bar per run's predictions
     md = (tmp_path / "report" / "report.md").read_text()
     assert "| **none** | 2 |" in md and "| **dropout** | 2 |" in md
     assert "Welch's t-test" in md
