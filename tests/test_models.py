@@ -103,11 +103,14 @@ def test_lenet5_with_homework_dropout_has_three_dropout_layers(built):
     assert [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"] == [0.5] * 3
 
 
-def test_regularizers_compose_and_name_the_model_after_what_ran(built):
+def test_regularizers_compose_and_the_model_named_after_them_trains(built):
     model = built("model=cnn", "reg=[dropout,batchnorm]")
     kinds = layer_kinds(model)
     assert kinds.count("Dropout") == 3 and kinds.count("BatchNormalization") == 3
-    assert model.name == "cnn_batchnorm+dropout"
+    assert model.name == "cnn_batchnorm-dropout"  # a name TensorFlow's scopes accept
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
+    assert np.isfinite(model.fit(images, np.arange(4), verbose=0).history["loss"][0])
 
 
 def test_l2_penalizes_every_kernel_and_adds_to_the_loss(built):

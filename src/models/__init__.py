@@ -82,7 +82,8 @@ def build(model: dict, reg: dict, info, dataset: str = "", fused_batchnorm: bool
         if regularizer.model is not None:
             building.fired[reg_name, "model"] += regularizer.model(built)
     _check_effect(made, building.fired, name)
-    built = keras.Model(inputs, output, name=f"{name}_{reg_label(reg)}")
+    # TensorFlow opens a name scope with the model's name: letters, digits and _ . - only.
+    built = keras.Model(inputs, output, name=re.sub(r"[^\w.-]", "-", f"{name}_{reg_label(reg)}"))
     if fused_batchnorm:
         from src.models.fused_batchnorm import use_fused_kernel
 
