@@ -101,9 +101,10 @@ def jobs_dataset_digest(client, exp_id: str) -> str:
 def test_sweep_runs_compare_in_the_browser_and_the_report_opens(tmp_path, mlflow_server, browser,
                                                                synthetic):
     # Two seeds a group: the fewest that give the report's verdicts their statistics.
+    # A system sample a second: these jobs last seconds, and MLflow logs one only after an interval.
     sweep = run_cli("src.train", "-m", "reg=none,dropout,batchnorm", "seed=0,1", "trainer.epochs=1",
-                    "dataset.train_limit=500", *synthetic, cwd=tmp_path,
-                    MLFLOW_TRACKING_URI=mlflow_server)
+                    "dataset.train_limit=500", "tracking.system_metrics_interval=1", *synthetic,
+                    cwd=tmp_path, MLFLOW_TRACKING_URI=mlflow_server)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     client = MlflowClient(mlflow_server)
     exp_id = client.get_experiment_by_name("synthetic-cnn").experiment_id

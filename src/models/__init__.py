@@ -82,8 +82,9 @@ def build(model: dict, reg: dict, info, dataset: str = "", fused_batchnorm: bool
         if regularizer.model is not None:
             building.fired[reg_name, "model"] += regularizer.model(built)
     _check_effect(made, building.fired, name)
-    # TensorFlow opens a name scope with the model's name: letters, digits and _ . - only.
-    built = keras.Model(inputs, output, name=re.sub(r"[^\w.-]", "-", f"{name}_{reg_label(reg)}"))
+    # TensorFlow opens a name scope with the model's name: ASCII letters, digits and _ . - only.
+    scope_name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{name}_{reg_label(reg)}")
+    built = keras.Model(inputs, output, name=scope_name)
     if fused_batchnorm:
         from src.models.fused_batchnorm import use_fused_kernel
 
