@@ -42,7 +42,7 @@ def allocate_as_needed_here() -> None:
     use. A variable the user set is kept; the ones set here are listed, and workers drop them
     (`worker_environment`). A job run in this process (one worker) allocates as needed too."""
     if LAUNCHER_ONLY in os.environ:
-        return  # done already in this process (or in the one that started it)
+        return  # done already in this process (an earlier sweep of it)
     own = [name for name in AS_NEEDED if name not in os.environ]
     os.environ.update({name: AS_NEEDED[name] for name in own})
     os.environ[LAUNCHER_ONLY] = ",".join(own)
