@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from src.config import ConfigError
-from src.sweeps import cost, jobs
+from src.sweeps import cost, jobs, rounds
 from src.sweeps.gpus import SHARED
 from src.sweeps.gpus import environment as gpus_env
 
@@ -210,19 +210,27 @@ def runs_jobs_here(config: DictConfig) -> bool:
     return launcher_name(config) in ("LocalLauncher", "BasicLauncher")
 
 
+def launched_at_once(config: DictConfig) -> list[list[str]] | None:
+    """The jobs one launch hands the launcher: every job of the sweep, the first round of seeds
+    until decided (each round is a launch), None where the sweeper chooses jobs as it goes."""
+    if config.hydra.sweeper._target_ == rounds.TARGET:
+        return rounds.first_round(config)
+    return jobs.job_overrides(config) if jobs.expands_up_front(config) else None
+
+
 def plan_tags(config: DictConfig) -> dict[str, str]:
     """How a multirun runs its jobs, as tags for its parent run."""
     launcher, name = config.hydra.launcher, launcher_name(config)
     if launcher._target_ == LOCAL_LAUNCHER:
-        if (count := jobs.job_count(config)) is None:  # chosen as it goes (Optuna): equal trials
+        if (overrides := launched_at_once(config)) is None:  # Optuna and such: equal trials
             sweeper = config.hydra.sweeper
             batch = sweeper.get("n_jobs", "auto")
             costs = [1.0] * (sweeper.get("n_trials", 1) if batch == "auto" else batch)
+            overrides = []
         elif launcher.workers == "auto":  # only then do the jobs' costs matter
-            costs = cost.job_costs(config, jobs.job_overrides(config))
+            costs = cost.job_costs(config, overrides)
         else:
-            costs = [1.0] * count
-        overrides = jobs.job_overrides(config) if count is not None else []
+            costs = [1.0] * len(overrides)
         chosen = sweep_plan(launcher.workers, costs, launcher.get("jobs_per_gpu", 1),
                             cost.data_parallel(config, overrides))
     elif name == "BasicLauncher":

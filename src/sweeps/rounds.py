@@ -122,6 +122,13 @@ def check(config: DictConfig) -> None:
     design(arguments, config.hydra.sweeper)
 
 
+def first_round(config: DictConfig) -> list[list[str]]:
+    """The overrides of round 1's jobs, every variant's: the most one round launches at once."""
+    plan = design(OmegaConf.to_container(config.hydra.overrides.task, resolve=False),
+                  config.hydra.sweeper)
+    return [plan.jobs[n][2] for n in plan.round_jobs(1)]
+
+
 def round_jobs(plan: Design, round_number: int, decisions: dict) -> list[int]:
     """The jobs (indices into plan.jobs) a round runs: the baseline's and those of the variants
     still undecided; a decided variant gets no more seeds."""

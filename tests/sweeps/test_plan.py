@@ -5,6 +5,7 @@ import os
 from unittest import mock
 
 import pytest
+from omegaconf import open_dict
 
 from src.config import ConfigError
 from src.sweeps import gpus as gpus_module
@@ -113,6 +114,15 @@ def test_it_is_the_default_and_its_plan_is_told_as_parent_run_tags(compose):
     assert plan_tags(config) == {"sweep.launcher": "LocalLauncher", "sweep.workers": "1",
                                  "sweep.threads_per_job": str(plan.cores()),
                                  "sweep.plan": "hydra.launcher.workers=2, capped at the 1 job(s)"}
+
+
+def test_seeds_until_decided_is_planned_and_tagged_a_round_at_a_time(compose):
+    """Each round is a launch: 2 variants x 2 seeds, not the 20 jobs of the seed axis."""
+    config = compose("hydra/sweeper=until_decided", "hydra.launcher.workers=8", hydra=True)
+    with open_dict(config):
+        config.hydra.overrides.task = ["reg=none,dropout", "seed=range(0,10)"]
+    assert plan_tags(config)["sweep.workers"] == "4"
+    assert plan_tags(config)["sweep.plan"] == "hydra.launcher.workers=8, capped at the 4 job(s)"
 
 
 def test_a_count_above_the_jobs_is_capped_at_the_jobs():
