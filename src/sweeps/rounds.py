@@ -116,16 +116,16 @@ def design(arguments: list[str], sweeper: DictConfig) -> Design:
     return Design(settings, labels, [s.split("=", 1)[1] for s in seed_axis], jobs)
 
 
-def check(config: DictConfig) -> None:
-    """Preflight: the design of this sweep, refused in one line before any run."""
-    arguments = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
-    design(arguments, config.hydra.sweeper)
+def check(config: DictConfig) -> Design:
+    """Preflight: the design of this sweep from its composed config (its command-line
+    overrides), refused in one line before any run."""
+    return design(OmegaConf.to_container(config.hydra.overrides.task, resolve=False),
+                  config.hydra.sweeper)
 
 
 def first_round(config: DictConfig) -> list[list[str]]:
     """The overrides of round 1's jobs, every variant's: the most one round launches at once."""
-    plan = design(OmegaConf.to_container(config.hydra.overrides.task, resolve=False),
-                  config.hydra.sweeper)
+    plan = check(config)
     return [plan.jobs[n][2] for n in plan.round_jobs(1)]
 
 

@@ -121,8 +121,9 @@ def test_seeds_until_decided_is_planned_and_tagged_a_round_at_a_time(compose):
     config = compose("hydra/sweeper=until_decided", "hydra.launcher.workers=8", hydra=True)
     with open_dict(config):
         config.hydra.overrides.task = ["reg=none,dropout", "seed=range(0,10)"]
-    assert plan_tags(config)["sweep.workers"] == "4"
-    assert plan_tags(config)["sweep.plan"] == "hydra.launcher.workers=8, capped at the 4 job(s)"
+    tags = plan_tags(config)
+    assert tags["sweep.workers"] == "4"
+    assert tags["sweep.plan"] == "hydra.launcher.workers=8, capped at the 4 job(s)"
 
 
 def test_a_count_above_the_jobs_is_capped_at_the_jobs():
