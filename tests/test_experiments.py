@@ -78,7 +78,7 @@ def test_command_line_values_beat_the_preset(compose):
 
 
 @pytest.mark.parametrize(("preset", "dataset", "augment", "epochs"), [
-    ("mnist_best", "mnist", "digits", 10), ("fashion_best", "fashion_mnist", "none", 12)])
+    ("mnist_best", "mnist", "digits", 10), ("fashion_best", "fashion_mnist", "clothes", 18)])
 def test_strong_presets_compose_the_documented_recipe(compose, preset, dataset, augment, epochs):
     cfg = compose(f"experiment={preset}")
     assert (cfg.dataset.name, cfg.model["name"], reg_label(cfg.reg), cfg.augment.name) == (
@@ -88,6 +88,14 @@ def test_strong_presets_compose_the_documented_recipe(compose, preset, dataset, 
     assert (cfg.schedule.name, cfg.trainer.label_smoothing) == ("onecycle", 0.1)
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (epochs, 128)
     assert cfg.dataset.split == ("last" if dataset == "mnist" else "random")
+
+
+def test_fashion_best_is_a_final_fit_on_mirrored_images_scored_averaged_and_mirrored(compose):
+    cfg = compose("experiment=fashion_best")
+    assert (cfg.augment.horizontal_flip, cfg.augment.shift, cfg.augment.erasing) == (True, 0, 0)
+    assert (cfg.trainer.ema, cfg.trainer.tta, cfg.dataset.final_fit) == (True, "flip", True)
+    chosen_on = compose("experiment=fashion_best", "dataset.final_fit=false").dataset
+    assert (chosen_on.final_fit, chosen_on.val_size, chosen_on.split_seed) == (False, 0.2, 42)
 
 
 def test_debug_is_one_epoch_on_a_small_subset(compose):

@@ -7,6 +7,9 @@ from src.tracking import lifecycle, resume
 from src.tracking.identity import config_hash
 from src.tracking.resume import JobDir
 
+# `fashion_best` as it was until 2026-12-04 (CHANGELOG.md), the recipe its runs were logged with
+FASHION_BEST_12_EPOCHS = ("experiment=fashion_best augment=none trainer.epochs=12 "
+                          "trainer.ema=false trainer.tta=none dataset.final_fit=false")
 # Hashes logged before datasets, models and regularizers came from the config (computed then
 # by the code of that release): each command must still find its runs, and skip them.
 BEFORE_OPEN_CONFIGS = [
@@ -24,15 +27,15 @@ BEFORE_OPEN_CONFIGS = [
     ("experiment=mnist_best reg=none", "f1a00191c1d8"),
     ("experiment=mnist_best reg=dropout", "a876ec7b4e9a"),
     ("experiment=mnist_best reg=batchnorm", "946bf0d17b1a"),
-    ("experiment=fashion_best reg=none", "4d34840b3df7"),
-    ("experiment=fashion_best reg=dropout", "0909a1879485"),
-    ("experiment=fashion_best reg=batchnorm", "406c6f0a5836"),
+    (FASHION_BEST_12_EPOCHS + " reg=none", "4d34840b3df7"),
+    (FASHION_BEST_12_EPOCHS + " reg=dropout", "0909a1879485"),
+    (FASHION_BEST_12_EPOCHS + " reg=batchnorm", "406c6f0a5836"),
     ("experiment=mnist_cnn", "76d59d3b49d1"),
     ("experiment=fashion_mlp", "9021173e8b73"),
     ("experiment=fashion_lenet5", "2709cb76d64c"),
     ("experiment=debug", "cc54aa57bf82"),
     ("experiment=mnist_best", "946bf0d17b1a"),
-    ("experiment=fashion_best", "406c6f0a5836"),
+    (FASHION_BEST_12_EPOCHS, "406c6f0a5836"),
     ("", "76d59d3b49d1"),
     ("reg=dropout", "6c56bf2ae2dc"),
     ("reg=batchnorm", "f5dd43e49cc5"),
