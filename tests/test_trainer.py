@@ -51,6 +51,13 @@ def epoch_orders(seed: int) -> list[list[int]]:
     return [next(iter(batches))[1].numpy().tolist() for _ in range(3)]
 
 
+def test_the_training_pipeline_does_not_autotune():
+    # tf.data's autotuning made deleting an epoch's iterator block training for ~20 s
+    labels = np.arange(20)
+    batches = trainer.reshuffled_batches(labels.reshape(20, 1).astype("float32"), labels, 4)
+    assert batches.options().autotune.enabled is False
+
+
 def test_training_data_is_reshuffled_every_epoch_and_reproducible_from_the_seed():
     first, again, other = epoch_orders(0), epoch_orders(0), epoch_orders(1)
     assert len({tuple(order) for order in first}) == 3  # a new order each epoch
