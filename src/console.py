@@ -1,5 +1,6 @@
-"""Quiet start-up and human durations: a leaf module that imports nothing of the project, so
-any module (data loaders, the launcher, the preflight) can use it without an import cycle.
+"""Quiet start-up, a quick exit and human durations: a leaf module that imports nothing of the
+project, so any module (data loaders, the launcher, the preflight) can use it without an import
+cycle.
 
 What a run prints is its MLflow run, a line per epoch headed by its name, and its result. The
 rest is start-up chatter no one acts on: TensorFlow's C++ lines (oneDNN, CPU features, CUDA
@@ -8,6 +9,8 @@ by default; `MNIST_LAB_VERBOSE=1` brings them back, and a level you export yours
 (`TF_CPP_MIN_LOG_LEVEL`, `MLFLOW_LOGGING_LEVEL`) always wins.
 """
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -34,6 +37,18 @@ def quiet_by_default() -> None:
     for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # "generated new fontManager"
+
+
+def quick_exit() -> None:
+    """At exit, keep what is alive out of the interpreter's final garbage collections: with
+    TensorFlow, Keras and MLflow loaded they search millions of objects for cycles, ~1.2 s of
+    each training process's exit, and a sweep's launching process waits for its workers' exits
+    before its own (BENCHMARKS.md). atexit handlers and flushes still run and objects are still
+    freed by reference counting; only finalizers of objects left in cycles may not run, which
+    Python never promises at exit (its `object.__del__` docs). The project ends its runs and
+    closes its files before then."""
+    atexit.unregister(gc.freeze)  # once, however often it is asked
+    atexit.register(gc.freeze)
 
 
 @contextmanager

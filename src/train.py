@@ -22,6 +22,7 @@ from src.config import CONF_DIR, Config, register, to_typed
 from src.sweeps.lock import unlock_job
 
 console.quiet_by_default()
+console.quick_exit()
 register()
 
 

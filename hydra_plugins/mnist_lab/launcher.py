@@ -23,6 +23,7 @@ from hydra_plugins.hydra_joblib_launcher import _core
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib import Parallel, delayed
 
+from src import console
 from src.sweeps import cost, gpus
 from src.sweeps.plan import store_cap, sweep_plan, thread_env
 from src.tracking.store import tracking_uri
@@ -37,6 +38,7 @@ def execute_job(launcher_pid: int, slots: Sequence[str], sweep_dir: str, *job: A
     if in_worker:
         stop_with_parent(launcher_pid)
         gpus.worker_environment(slots)
+        console.quick_exit()  # the launching process waits for this worker's exit
     gpus.claim(sweep_dir, slots)
     try:
         return _core.execute_job(*job)
