@@ -118,10 +118,11 @@ def _check_effect(made: dict, fired, model_name: str) -> None:
                               f"{PLACES[place]}; {fix} reg.{reg_name} (docs/extending.md)")
 
 
-def check(model: dict, reg: dict, info, dataset: str = "") -> float:
+def check(model: dict, reg: dict, info, dataset: str = "", fused_batchnorm: bool = False) -> float:
     """Build the configured model once, to refuse what would not train before any run exists;
-    returns what a training image costs it (`flops.training_cost`). Keras' session is cleared
-    after, so the model a job then builds gets the names and seeds it always had."""
+    returns what a training image costs it as the job trains it (`flops.training_cost`; the
+    batchnorm kernel is part of that). Keras' session is cleared after, so the model a job then
+    builds gets the names and seeds it always had."""
     from src.console import quiet_startup
     from src.errors import BadInput
 
@@ -130,7 +131,7 @@ def check(model: dict, reg: dict, info, dataset: str = "") -> float:
 
         from src.models import flops
 
-        built = build(model, reg, info, dataset)
+        built = build(model, reg, info, dataset, fused_batchnorm)
         cost = flops.training_cost(built)
         keras.backend.clear_session()
     return cost

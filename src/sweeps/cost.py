@@ -17,16 +17,17 @@ from src.sweeps import jobs
 
 MAX_COSTED_JOBS = 200  # composing a job takes ~0.1 s: larger sweeps count every job as equal
 
-_per_image: dict[str, float] = {}  # by model, regularizers and input: built once a process
+_per_image: dict[str, float] = {}  # by model, regularizers, kernel, input: built once a process
 _costs: dict[tuple, list[float]] = {}  # by the sweep's job overrides
 _data_parallel: dict[tuple, bool] = {}  # whether any of those jobs is, from its composed config
 
 
 def per_image(cfg: Config, info: DatasetInfo) -> float:
     """What one training image costs this job's model (and checks that it builds)."""
-    key = repr((cfg.model, cfg.reg, info.input_shape, info.num_classes))
+    fused = cfg.trainer.fused_batchnorm
+    key = repr((cfg.model, cfg.reg, fused, info.input_shape, info.num_classes))
     if key not in _per_image:
-        _per_image[key] = models.check(cfg.model, cfg.reg, info, cfg.dataset.name)
+        _per_image[key] = models.check(cfg.model, cfg.reg, info, cfg.dataset.name, fused)
     return _per_image[key]
 
 

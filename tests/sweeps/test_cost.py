@@ -27,8 +27,11 @@ def test_a_job_costs_its_images_and_epochs_a_validation_image_a_third(compose):
 def test_the_model_decides_what_an_image_costs(compose):
     cnn = per_image(compose, "model=cnn")
     assert per_image(compose, "model=mlp") < per_image(compose, "model=lenet5") < cnn
-    # Keras' unfused batchnorm is dear on a CPU: 1.6 times the CNN's step (BENCHMARKS.md)
-    assert per_image(compose, "model=cnn", "reg=batchnorm") == pytest.approx(1.6 * cnn, rel=0.1)
+    # Batch normalization costs far more than its multiply-adds on a CPU: on the fused kernel (the
+    # default) ~1.3x the CNN's step, on Keras' unfused layer ~1.7x (BENCHMARKS.md)
+    fused = per_image(compose, "model=cnn", "reg=batchnorm")
+    keras_layer = per_image(compose, "model=cnn", "reg=batchnorm", "trainer.fused_batchnorm=false")
+    assert 1.2 * cnn < fused < 1.5 * cnn < keras_layer < 1.8 * cnn
     assert cnn < per_image(compose, "model=cnn", "reg=dropout") < 1.3 * cnn  # masks: a little
     assert per_image(compose, "model=cnn", info=CIFAR) > 1.2 * cnn  # larger colour images
 
@@ -55,3 +58,12 @@ def test_a_sweep_mixing_a_cifar_resnet_with_mnist_cnns_runs_the_resnet_alone_fir
     # would run as two waves of two, and the ResNet could start last.
     assert plan.plan([cnns[0]] * 4, n_cores=2, n_gpus=0, free_gb=20.0).workers == 2
     assert plan.makespan(costs, 4, 2) > plan.makespan(costs, 2, 2)
+
+
+def test_the_notebooks_three_jobs_run_all_at_once_on_two_cores(compose):
+    """On the fused kernel the batchnorm job costs about what the other two do, so none of the
+    three is left to run alone on one core at the end (BENCHMARKS.md, "What a job costs")."""
+    costs = cost.costs_of([compose(f"reg={reg}") for reg in ("none", "dropout", "batchnorm")])
+    assert plan.plan(costs, n_cores=2, n_gpus=0, free_gb=20.0).workers == 3
+    keras_layer = cost.costs_of([compose("reg=batchnorm", "trainer.fused_batchnorm=false")])
+    assert plan.plan([*costs[:2], *keras_layer], n_cores=2, n_gpus=0, free_gb=20.0).workers == 2
