@@ -91,7 +91,8 @@ class LocalLauncher(JoblibLauncher):
         costs = cost.job_costs(self.config, job_overrides)
         plan = sweep_plan(self.workers, costs, self.jobs_per_gpu,
                           cost.data_parallel(self.config, job_overrides),
-                          store_cap(tracking_uri(self.config.tracking.uri)))
+                          store_cap(tracking_uri(self.config.tracking.uri)),
+                          cost.worker_start(job_overrides))
         if plan.warning:
             log.warning(plan.warning)
         for name, value in thread_env(plan).items():  # workers inherit this environment

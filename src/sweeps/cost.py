@@ -16,10 +16,15 @@ from src.data import DatasetInfo
 from src.sweeps import jobs
 
 MAX_COSTED_JOBS = 200  # composing a job takes ~0.1 s: larger sweeps count every job as equal
+# What a worker's first job pays on top of its cost, in the same multiply-add equivalents:
+# TensorFlow's import, the first traces and figures, ~6 s on the 2-core EPYC the constants of
+# src.models.flops were fitted on (BENCHMARKS.md, "What a job costs").
+WORKER_START = 7.7e11
 
 _per_image: dict[str, float] = {}  # by model, regularizers, kernel, input: built once a process
 _costs: dict[tuple, list[float]] = {}  # by the sweep's job overrides
 _data_parallel: dict[tuple, bool] = {}  # whether any of those jobs is, from its composed config
+_modelled: set[tuple] = set()  # the sweeps whose costs come from their models, not all equal
 
 
 def per_image(cfg: Config, info: DatasetInfo) -> float:
@@ -54,6 +59,7 @@ def remember(job_overrides: Sequence[Sequence[str]], costs: list[float],
     """Costs the preflight has computed already: the launcher composes no job again."""
     key = tuple(tuple(overrides) for overrides in job_overrides)
     _costs[key], _data_parallel[key] = list(costs), data_parallel
+    _modelled.add(key)
 
 
 def job_costs(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> list[float]:
@@ -67,7 +73,15 @@ def job_costs(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> lis
                        for number, overrides in enumerate(job_overrides)]
             _costs[key] = costs_of(configs)
             _data_parallel[key] = any(cfg.trainer.data_parallel for cfg in configs)
+            _modelled.add(key)
     return _costs[key]
+
+
+def worker_start(job_overrides: Sequence[Sequence[str]]) -> float:
+    """What starting a worker costs, in the units of these jobs' `job_costs`: WORKER_START
+    where they were costed from their models, 0 where they count as equal."""
+    key = tuple(tuple(overrides) for overrides in job_overrides)
+    return WORKER_START if key in _modelled else 0.0
 
 
 def data_parallel(config: DictConfig, job_overrides: Sequence[Sequence[str]]) -> bool:

@@ -81,10 +81,12 @@ def on_gpus(slots: int, ids: Sequence[str]) -> tuple[str, ...]:
     return tuple(ids[n % len(ids)] for n in range(slots))
 
 
-def makespan(costs: list[float], workers: int, n_cores: int) -> float:
+def makespan(costs: list[float], workers: int, n_cores: int, start: float = 0.0) -> float:
     """How long jobs of these costs take with `workers` side by side, longest first, the cores
-    shared evenly among the running jobs and no job faster than one core (see above)."""
-    waiting, running, elapsed = sorted(costs, reverse=True), [], 0.0
+    shared evenly among the running jobs and no job faster than one core (see above); each
+    worker's first job pays `start` on top."""
+    waiting = [job + start * (n < workers) for n, job in enumerate(sorted(costs, reverse=True))]
+    running, elapsed = [], 0.0
     while waiting or running:
         while waiting and len(running) < workers:
             running.append(waiting.pop(0))
@@ -97,12 +99,13 @@ def makespan(costs: list[float], workers: int, n_cores: int) -> float:
 
 def plan(costs: list[float], n_cores: int | None = None, n_gpus: int | None = None,
          free_gb: float | None = None, jobs_per_gpu: int = 1,
-         data_parallel: bool = False) -> Plan:
+         data_parallel: bool = False, start: float = 0.0) -> Plan:
     """How to run jobs of these (relative) costs on this machine, or on the one the other
     arguments describe. With GPUs: `jobs_per_gpu` workers a GPU, each pinned. Else the number
     of workers whose `makespan` is shortest (the fewest among equals), within memory. Three
     equal jobs on two cores run all at once rather than two and then one alone; two short jobs
-    and one twice as long run as two workers, the long one on a core of its own."""
+    and one twice as long run as two workers, the long one on a core of its own. `start`: what
+    a worker's start-up costs (src.sweeps.cost.worker_start), so short jobs keep fewer."""
     n_cores = cores() if n_cores is None else n_cores
     ids = gpu_ids() if n_gpus is None else [str(n) for n in range(n_gpus)]
     free_gb = memory_gb() if free_gb is None else free_gb
@@ -118,17 +121,17 @@ def plan(costs: list[float], n_cores: int | None = None, n_gpus: int | None = No
             why += f", {free_gb:.0f} GB free: room for {fits} jobs of ~{JOB_MEMORY_GB} GB"
         return Plan(slots, max(1, n_cores // slots), why, gpus=on_gpus(slots, ids))
     candidates = range(1, max(1, min(len(costs), fits)) + 1)
-    workers = min(candidates, key=lambda w: (round(makespan(costs, w, n_cores), 6), w))
+    workers = min(candidates,
+                  key=lambda w: (round(makespan(costs, w, n_cores, start), 6), w))
     why = f"{len(costs)} jobs, {n_cores} cores, no GPU"
     if fits < min(len(costs), n_cores + 1):
         why += f", {free_gb:.0f} GB free: room for {fits} jobs of ~{JOB_MEMORY_GB} GB"
     return Plan(workers, max(1, n_cores // workers), why, ignored)
 
 
-@cache
-def _auto_plan(costs: tuple[float, ...], jobs_per_gpu: int, data_parallel: bool) -> Plan:
-    # once per sweep: memory read twice could disagree
-    return plan(list(costs), jobs_per_gpu=jobs_per_gpu, data_parallel=data_parallel)
+@cache  # once per sweep: memory read twice could disagree
+def _auto_plan(costs: tuple, jobs_per_gpu: int, data_parallel: bool, start: float) -> Plan:
+    return plan(list(costs), jobs_per_gpu=jobs_per_gpu, data_parallel=data_parallel, start=start)
 
 
 def store_cap(uri: str) -> int | None:
@@ -147,10 +150,12 @@ def check_store(workers: Any, uri: str) -> None:
 
 
 def sweep_plan(workers: Any, costs: Sequence[float], jobs_per_gpu: Any = 1,
-               data_parallel: bool = False, max_workers: int | None = None) -> Plan:
+               data_parallel: bool = False, max_workers: int | None = None,
+               start: float = 0.0) -> Plan:
     """`hydra.launcher.workers` (auto or a count) and `hydra.launcher.jobs_per_gpu` as a plan
-    for jobs of these costs; never more than `max_workers` (the store's `store_cap`)."""
-    chosen = _sweep_plan(workers, costs, jobs_per_gpu, data_parallel)
+    for jobs of these costs, each worker's start-up costing `start`; never more than
+    `max_workers` (the store's `store_cap`)."""
+    chosen = _sweep_plan(workers, costs, jobs_per_gpu, data_parallel, start)
     if max_workers is None or chosen.workers <= max_workers:
         return chosen
     return Plan(max_workers, max(1, cores() // max_workers),
@@ -159,13 +164,13 @@ def sweep_plan(workers: Any, costs: Sequence[float], jobs_per_gpu: Any = 1,
 
 
 def _sweep_plan(workers: Any, costs: Sequence[float], jobs_per_gpu: Any,
-                data_parallel: bool) -> Plan:
+                data_parallel: bool, start: float) -> Plan:
     if isinstance(jobs_per_gpu, bool) or not isinstance(jobs_per_gpu, int) or jobs_per_gpu < 1:
         raise ConfigError(f"hydra.launcher.jobs_per_gpu={jobs_per_gpu!r} is invalid: it must be "
                           "a number of jobs sharing each GPU >= 1 (the default, 1, gives each "
                           "job a GPU of its own)")
     if workers == "auto":
-        return _auto_plan(tuple(costs), jobs_per_gpu, data_parallel)
+        return _auto_plan(tuple(costs), jobs_per_gpu, data_parallel, start)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"hydra.launcher.workers={workers!r} is invalid: it must be auto or a "
                           "number of jobs side by side >= 1 (1 runs them one after another)")
@@ -231,8 +236,9 @@ def plan_tags(config: DictConfig) -> dict[str, str]:
             costs = cost.job_costs(config, overrides)
         else:
             costs = [1.0] * len(overrides)
+        start = cost.worker_start(overrides) if launcher.workers == "auto" else 0.0
         chosen = sweep_plan(launcher.workers, costs, launcher.get("jobs_per_gpu", 1),
-                            cost.data_parallel(config, overrides))
+                            cost.data_parallel(config, overrides), start=start)
     elif name == "BasicLauncher":
         chosen = Plan(1, cores(), "hydra/launcher=basic: one job after another")
     else:
