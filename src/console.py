@@ -1,6 +1,6 @@
-"""Quiet start-up, a quick exit and human durations: a leaf module that imports nothing of the
-project, so any module (data loaders, the launcher, the preflight) can use it without an import
-cycle.
+"""Quiet start-up, a quick start and exit, and human durations: a leaf module that imports
+nothing of the project, so any module (data loaders, the launcher, the preflight) can use it
+without an import cycle.
 
 What a run prints is its MLflow run, a line per epoch headed by its name, and its result. The
 rest is start-up chatter no one acts on: TensorFlow's C++ lines (oneDNN, CPU features, CUDA
@@ -49,6 +49,24 @@ def quick_exit() -> None:
     closes its files before then."""
     atexit.unregister(gc.freeze)  # once, however often it is asked
     atexit.register(gc.freeze)
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """Load heavy libraries (TensorFlow, Keras, MLflow) with the cyclic garbage collector off,
+    then keep what they loaded out of its later passes (`gc.freeze`). They create millions of
+    objects that live as long as the process, and the collector searches them all again each
+    time enough new ones arrive: ~1.5-2 s of every training process's and a sweep's launching
+    process's start-up here (BENCHMARKS.md). Reference counting still frees everything outside
+    a cycle; the few cycles left while loading stay, as Python's docs accept for `gc.freeze`."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @contextmanager

@@ -49,9 +49,10 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
     started = time.monotonic()
     # Imported here: MLflow and TensorFlow take seconds to load, and `--help`, a rejected config
     # or a finished config skipped on re-launch should not wait for them.
-    from src import data
-    from src.sweeps.lock import lock_job
-    from src.tracking import identity, lifecycle, provenance, resume, store
+    with console.loading():
+        from src import data
+        from src.sweeps.lock import lock_job
+        from src.tracking import identity, lifecycle, provenance, resume, store
 
     uri, name = store.tracking_uri(cfg.tracking.uri), provenance.run_name(cfg)
     lock_job(job_dir)  # one process per job dir: a second launch never trains it alongside
@@ -67,7 +68,7 @@ def train_config(cfg: Config, job_dir: Path, callbacks: Sequence = ()) -> Option
         return done.data.metrics.get("val_accuracy")
     splits = data.load(cfg.dataset)  # located and verified before any MLflow run exists
 
-    with console.quiet_startup():
+    with console.quiet_startup(), console.loading():
         import keras
 
         from src import devices, models, trainer

@@ -123,14 +123,14 @@ def check(model: dict, reg: dict, info, dataset: str = "", fused_batchnorm: bool
     returns what a training image costs it as the job trains it (`flops.training_cost`; the
     batchnorm kernel is part of that). Keras' session is cleared after, so the model a job then
     builds gets the names and seeds it always had."""
-    from src.console import quiet_startup
+    from src.console import loading, quiet_startup
     from src.errors import BadInput
 
     with quiet_startup(expected=(BadInput,)):  # the first build probes the devices
-        import keras
+        with loading():
+            import keras
 
-        from src.models import flops
-
+            from src.models import flops
         built = build(model, reg, info, dataset, fused_batchnorm)
         cost = flops.training_cost(built)
         keras.backend.clear_session()

@@ -17,9 +17,9 @@ from src.sweeps import jobs
 
 MAX_COSTED_JOBS = 200  # composing a job takes ~0.1 s: larger sweeps count every job as equal
 # What a worker's first job pays on top of its cost, in the same multiply-add equivalents:
-# TensorFlow's import, the first traces and figures, ~6 s on the 2-core EPYC the constants of
+# TensorFlow's import, the first traces and figures, ~4.5 s on the 2-core EPYC the constants of
 # src.models.flops were fitted on (BENCHMARKS.md, "What a job costs").
-WORKER_START = 7.7e11
+WORKER_START = 6.0e11
 
 _per_image: dict[str, float] = {}  # by model, regularizers, kernel, input: built once a process
 _costs: dict[tuple, list[float]] = {}  # by the sweep's job overrides

@@ -25,6 +25,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from src import console
 from src.config import to_typed
 from src.tracking import store
 
@@ -36,12 +37,13 @@ class SweepRun(Callback):
     """Parent run, experiment and outcome of one multirun (see the module docstring)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        import mlflow
-        from mlflow import MlflowClient
-        from mlflow.entities import RunTag
+        with console.loading():
+            import mlflow
+            from mlflow import MlflowClient
+            from mlflow.entities import RunTag
 
-        from src.sweeps.plan import plan_tags, runs_jobs_here
-        from src.tracking import faults, lifecycle, provenance, resume
+            from src.sweeps.plan import plan_tags, runs_jobs_here
+            from src.tracking import faults, lifecycle, provenance, resume
 
         cfg = to_typed(config)
         self.local = runs_jobs_here(config)
