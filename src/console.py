@@ -54,17 +54,20 @@ def quick_exit() -> None:
 @contextmanager
 def loading() -> Iterator[None]:
     """Load heavy libraries (TensorFlow, Keras, MLflow) with the cyclic garbage collector off,
-    then keep what they loaded out of its later passes (`gc.freeze`). They create millions of
+    then keep what is alive out of its later passes (`gc.freeze`). They create millions of
     objects that live as long as the process, and the collector searches them all again each
     time enough new ones arrive: ~1.5-2 s of every training process's and a sweep's launching
     process's start-up here (BENCHMARKS.md). Reference counting still frees everything outside
-    a cycle; the few cycles left while loading stay, as Python's docs accept for `gc.freeze`."""
-    enabled = gc.isenabled()
+    a cycle; the few cycles left while loading stay, as Python's docs accept for `gc.freeze`.
+    Where nothing new loaded (a worker's later jobs), nothing is frozen: that job's objects stay
+    the collector's to free."""
+    enabled, loaded = gc.isenabled(), len(sys.modules)
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if len(sys.modules) > loaded:
+            gc.freeze()
         if enabled:
             gc.enable()
 
