@@ -131,6 +131,7 @@ def check(model: dict, reg: dict, info, dataset: str = "", fused_batchnorm: bool
             import keras
 
             from src.models import flops
+
         built = build(model, reg, info, dataset, fused_batchnorm)
         cost = flops.training_cost(built)
         keras.backend.clear_session()
