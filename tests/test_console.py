@@ -164,9 +164,9 @@ def test_where_nothing_new_loads_nothing_is_frozen():
     """A worker's later jobs import nothing new: their objects stay the collector's to free."""
     frozen = gc.get_freeze_count()
     with console.loading():
-        job = [[] for _ in range(10_000)]
-    assert gc.get_freeze_count() == frozen
-    assert all(gc.is_tracked(item) for item in job)
+        job = [[] for _ in range(10_000)]  # alive as the block ends: frozen, if anything were
+    assert gc.get_freeze_count() == frozen  # the job's objects stay collectable
+    del job
 
 
 def test_a_collector_turned_off_stays_off_after_loading(library):

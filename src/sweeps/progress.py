@@ -36,10 +36,11 @@ class SweepProgress(Callback):
         count = jobs.job_count(config)
         overrides = jobs.job_overrides(config) if count else []
         costs = cost.job_costs(config, overrides) if count else None
-        shared = plan.cores() if plan.runs_jobs_here(config) else workers  # SLURM: a node each
+        # The cores the jobs share: this machine's, or with SLURM a node each.
+        cores = min(workers, plan.cores()) if plan.runs_jobs_here(config) else workers
         started = {"jobs": count, "workers": workers, "costs": costs, "time": time.time(),
                    "start": cost.worker_start(overrides), "launcher": os.getpid(),
-                   "cores": min(workers, shared)}
+                   "cores": cores}
         (sweep_dir / self.STARTED).write_text(json.dumps(started))
         (sweep_dir / self.JOBS).unlink(missing_ok=True)
 
@@ -60,7 +61,7 @@ class SweepProgress(Callback):
 
     def line(self, sweep_dir: Path, now: float) -> str:
         sweep = json.loads((sweep_dir / self.STARTED).read_text())
-        starts, ends, processes, first = {}, {}, {str(sweep.get("launcher"))}, set()
+        starts, ends, processes, first = {}, {}, {str(sweep["launcher"])}, set()
         for record in (sweep_dir / self.JOBS).read_text().splitlines():
             job, event, stamp, process = record.split()
             (starts if event == "start" else ends)[job] = float(stamp)
@@ -73,15 +74,13 @@ class SweepProgress(Callback):
         if not sweep["jobs"] or len(ends) >= sweep["jobs"]:
             return line
         costs = sweep.get("costs") or [1.0] * sweep["jobs"]
-        units = {job: costs[int(job)] + sweep.get("start", 0.0) * (job in first)
-                 for job in starts}
-        cores = sweep.get("cores", sweep["workers"])
+        units = {job: costs[int(job)] + sweep["start"] * (job in first) for job in starts}
         had = core_seconds({job: (start, ends.get(job, now)) for job, start in starts.items()},
-                           cores)
+                           sweep["cores"])
         per_cost = sum(had[job] / units[job] for job in ends) / len(ends)
         rest = [max(0.0, units[job] * per_cost - had[job]) for job in starts if job not in ends]
         rest += [costs[job] * per_cost for job in range(sweep["jobs"]) if str(job) not in starts]
-        left = plan.makespan(rest, sweep["workers"], cores)
+        left = plan.makespan(rest, sweep["workers"], sweep["cores"])
         return line + f", about {duration(left)} left"
 
 
