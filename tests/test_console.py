@@ -105,11 +105,16 @@ FROZEN_AT_EXIT = ("import atexit, gc\n"
                   "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n")
 
 
-def exit_of(script: str, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-c", FROZEN_AT_EXIT + script, *args], cwd=ROOT,
-                            env=cli_env(), capture_output=True, text=True, timeout=300)
+def probed(probe: str, script: str, *args: str, cwd=ROOT, **env: str) -> str:
+    """The last line `script` prints in a fresh interpreter that runs `probe` first."""
+    result = subprocess.run([sys.executable, "-c", probe + script, *args], cwd=cwd,
+                            env=cli_env(**env), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()[-1]
+
+
+def exit_of(script: str, *args: str) -> str:
+    return probed(FROZEN_AT_EXIT, script, *args)
 
 
 def test_a_training_process_exits_without_searching_its_objects_for_cycles():
@@ -191,11 +196,7 @@ LARGEST_FULL_COLLECTION = (
 
 
 def largest_full_collection(script: str, *args: str, cwd, **env: str) -> int:
-    result = subprocess.run([sys.executable, "-c", LARGEST_FULL_COLLECTION + script, *args],
-                            cwd=cwd, env=cli_env(**env), capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return int(result.stdout.strip().splitlines()[-1].split(": ")[1])
+    return int(probed(LARGEST_FULL_COLLECTION, script, *args, cwd=cwd, **env).split(": ")[1])
 
 
 @pytest.mark.slow
